@@ -1,0 +1,2 @@
+//! bgp-speaker (work in progress: see the issue tracker).
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! fib-sync (work in progress: see the issue tracker).
+#![warn(missing_docs)]

@@ -1,0 +1,1 @@
+//! Topology builder and end-to-end tests (work in progress).
