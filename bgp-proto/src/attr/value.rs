@@ -1,0 +1,320 @@
+//! Decoding and encoding of individual attribute values, with each attribute's
+//! RFC 7606 §7 error rule.
+
+use super::*;
+use crate::ctx::{DecodeCtx, EncodeCtx};
+use crate::error::{subcode::update as sub, Action, EncodeError, ErrorKind};
+use crate::open::AS_TRANS;
+use bytes::{BufMut, BytesMut};
+
+/// A malformed attribute: what, which NOTIFICATION subcode (code 3), which action.
+#[derive(Debug)]
+pub(crate) struct AttrFault {
+    pub kind: ErrorKind,
+    pub subcode: u8,
+    pub action: Action,
+}
+
+fn fault(kind: ErrorKind, subcode: u8, action: Action) -> AttrFault {
+    AttrFault { kind, subcode, action }
+}
+
+fn len_fault(t: u8, len: usize, action: Action) -> AttrFault {
+    fault(ErrorKind::AttributeLength { type_code: t, len }, sub::ATTRIBUTE_LENGTH, action)
+}
+
+/// The action RFC 7606 §7 (and RFC 6793 §6, RFC 8092 §5, RFC 9234 §5) prescribes for a
+/// malformed attribute of type `t`, including a flags conflict (RFC 7606 §3c).
+pub(crate) fn malformed_action(t: u8, ctx: &DecodeCtx) -> Action {
+    use type_code::*;
+    match t {
+        // §7.1-§7.4, §7.8, §7.14, RFC 8092 §5, RFC 9234 §5.
+        ORIGIN | AS_PATH | NEXT_HOP | MED | COMMUNITIES | EXTENDED_COMMUNITIES | LARGE_COMMUNITIES | OTC => {
+            Action::TreatAsWithdraw
+        }
+        // §7.5: LOCAL_PREF from an external peer is discarded; otherwise withdraw.
+        LOCAL_PREF if ctx.external => Action::AttributeDiscard,
+        LOCAL_PREF => Action::TreatAsWithdraw,
+        // §7.9, §7.10: from an external peer, discard; otherwise withdraw.
+        ORIGINATOR_ID | CLUSTER_LIST if ctx.external => Action::AttributeDiscard,
+        ORIGINATOR_ID | CLUSTER_LIST => Action::TreatAsWithdraw,
+        // §7.6, §7.7, RFC 6793 §6.
+        ATOMIC_AGGREGATE | AGGREGATOR | AS4_PATH | AS4_AGGREGATOR => Action::AttributeDiscard,
+        // §7.11, §7.12: the family (if known) is disabled, else the session reset;
+        // refined by the caller, which knows whether the AFI/SAFI could be read.
+        MP_REACH_NLRI | MP_UNREACH_NLRI => Action::SessionReset,
+        // §7.13, §7.15, §7.16.
+        TRAFFIC_ENGINEERING | IPV6_EXTENDED_COMMUNITIES | ATTR_SET => Action::TreatAsWithdraw,
+        _ => Action::AttributeDiscard,
+    }
+}
+
+fn u32_at(v: &[u8]) -> u32 {
+    u32::from_be_bytes([v[0], v[1], v[2], v[3]])
+}
+
+fn ipv4_at(v: &[u8]) -> Ipv4Addr {
+    Ipv4Addr::new(v[0], v[1], v[2], v[3])
+}
+
+/// RFC 4271 §6.3: a NEXT_HOP must be a valid host address. We reject 0.0.0.0, class D
+/// (multicast) and class E (including the limited broadcast address).
+fn next_hop_valid(a: Ipv4Addr) -> bool {
+    !(a.is_unspecified() || a.octets()[0] >= 224)
+}
+
+/// Decodes one attribute value. `flags` are the received flags.
+pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Result<AttrValue, AttrFault> {
+    use type_code::*;
+    let act = || malformed_action(t, ctx);
+    if let Some(expected) = expected_flags(t) {
+        // RFC 7606 §3c: a conflict in the Optional or Transitive bits makes the
+        // attribute malformed, handled by the attribute's own rule.
+        if flags & (flags::OPTIONAL | flags::TRANSITIVE) != expected {
+            return Err(fault(ErrorKind::AttributeFlags(t), sub::ATTRIBUTE_FLAGS, act()));
+        }
+    }
+    let len = v.len();
+    Ok(match t {
+        ORIGIN => {
+            if len != 1 {
+                return Err(len_fault(t, len, act()));
+            }
+            AttrValue::Origin(match v[0] {
+                0 => Origin::Igp,
+                1 => Origin::Egp,
+                2 => Origin::Incomplete,
+                o => return Err(fault(ErrorKind::InvalidOrigin(o), sub::INVALID_ORIGIN, act())),
+            })
+        }
+        AS_PATH => AttrValue::AsPath(
+            AsPath::decode(v, ctx.four_octet_as)
+                .map_err(|r| fault(ErrorKind::MalformedAsPath(r), sub::MALFORMED_AS_PATH, act()))?,
+        ),
+        NEXT_HOP => {
+            if len != 4 {
+                return Err(len_fault(t, len, act()));
+            }
+            let a = ipv4_at(v);
+            if !next_hop_valid(a) {
+                return Err(fault(ErrorKind::InvalidNextHop, sub::INVALID_NEXT_HOP, act()));
+            }
+            AttrValue::NextHop(a)
+        }
+        MED | LOCAL_PREF | OTC => {
+            if len != 4 {
+                return Err(len_fault(t, len, act()));
+            }
+            match t {
+                MED => AttrValue::Med(u32_at(v)),
+                LOCAL_PREF if ctx.external => {
+                    // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded even
+                    // when well formed (RFC 4271 §5.1.5 says ignore it).
+                    return Err(fault(
+                        ErrorKind::OptionalAttribute { type_code: t, reason: "LOCAL_PREF from an external peer" },
+                        sub::MALFORMED_ATTRIBUTE_LIST,
+                        Action::AttributeDiscard,
+                    ));
+                }
+                LOCAL_PREF => AttrValue::LocalPref(u32_at(v)),
+                _ => AttrValue::Otc(u32_at(v)),
+            }
+        }
+        ATOMIC_AGGREGATE => {
+            if len != 0 {
+                return Err(len_fault(t, len, act()));
+            }
+            AttrValue::AtomicAggregate
+        }
+        AGGREGATOR => {
+            // RFC 6793 §4: 8 octets between 4-octet speakers, else 6.
+            let want = if ctx.four_octet_as { 8 } else { 6 };
+            if len != want {
+                return Err(len_fault(t, len, act()));
+            }
+            let asn = if ctx.four_octet_as { u32_at(v) } else { u16::from_be_bytes([v[0], v[1]]) as u32 };
+            AttrValue::Aggregator(Aggregator { asn, address: ipv4_at(&v[len - 4..]) })
+        }
+        AS4_AGGREGATOR => {
+            if len != 8 {
+                return Err(len_fault(t, len, act()));
+            }
+            AttrValue::As4Aggregator(Aggregator { asn: u32_at(v), address: ipv4_at(&v[4..]) })
+        }
+        COMMUNITIES => {
+            // RFC 7606 §7.8: malformed unless a non-zero multiple of 4.
+            if len == 0 || len % 4 != 0 {
+                return Err(len_fault(t, len, act()));
+            }
+            AttrValue::Communities(v.chunks_exact(4).map(|c| Community(u32_at(c))).collect())
+        }
+        ORIGINATOR_ID => {
+            if len != 4 {
+                return Err(len_fault(t, len, act()));
+            }
+            AttrValue::OriginatorId(ipv4_at(v))
+        }
+        CLUSTER_LIST => {
+            // RFC 7606 §7.10: malformed unless a non-zero multiple of 4.
+            if len == 0 || len % 4 != 0 {
+                return Err(len_fault(t, len, act()));
+            }
+            AttrValue::ClusterList(v.chunks_exact(4).map(ipv4_at).collect())
+        }
+        EXTENDED_COMMUNITIES => {
+            // RFC 7606 §7.14: malformed unless a non-zero multiple of 8.
+            if len == 0 || len % 8 != 0 {
+                return Err(len_fault(t, len, act()));
+            }
+            AttrValue::ExtendedCommunities(
+                v.chunks_exact(8).map(|c| ExtendedCommunity(<[u8; 8]>::try_from(c).unwrap_or([0; 8]))).collect(),
+            )
+        }
+        LARGE_COMMUNITIES => {
+            // RFC 8092 §5: malformed unless a non-zero multiple of 12.
+            if len == 0 || len % 12 != 0 {
+                return Err(len_fault(t, len, act()));
+            }
+            AttrValue::LargeCommunities(
+                v.chunks_exact(12).map(|c| LargeCommunity::new(u32_at(c), u32_at(&c[4..]), u32_at(&c[8..]))).collect(),
+            )
+        }
+        AS4_PATH => {
+            // RFC 6793 §6: AS4_PATH is always 4-octet; a malformed one, or one with
+            // confederation segments, is discarded.
+            let p = AsPath::decode(v, true)
+                .map_err(|r| fault(ErrorKind::MalformedAsPath(r), sub::OPTIONAL_ATTRIBUTE, act()))?;
+            if p.segments.iter().any(|s| s.kind.is_confed()) {
+                return Err(fault(
+                    ErrorKind::MalformedAsPath("confederation segment in AS4_PATH"),
+                    sub::OPTIONAL_ATTRIBUTE,
+                    act(),
+                ));
+            }
+            AttrValue::As4Path(p)
+        }
+        MP_REACH_NLRI => AttrValue::MpReach(MpReach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(f))?),
+        MP_UNREACH_NLRI => AttrValue::MpUnreach(MpUnreach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(f))?),
+        IPV6_EXTENDED_COMMUNITIES if len == 0 || len % 20 != 0 => {
+            // RFC 7606 §7.15: malformed unless a non-zero multiple of 20.
+            return Err(len_fault(t, len, act()));
+        }
+        ATTR_SET if len < 4 => {
+            // RFC 7606 §7.16: malformed if shorter than the 4-octet Origin AS.
+            return Err(len_fault(t, len, act()));
+        }
+        TRAFFIC_ENGINEERING if len == 0 || len % 4 != 0 => {
+            // RFC 7606 §7.13 (RFC 5543 TE attribute): a value that cannot hold whole
+            // 4-octet fields is malformed.
+            return Err(len_fault(t, len, act()));
+        }
+        _ => {
+            if flags & flags::OPTIONAL == 0 {
+                // RFC 4271 §6.3: an unrecognized well-known attribute; RFC 7606 keeps
+                // the session reset for it.
+                return Err(fault(
+                    ErrorKind::UnrecognizedWellKnown(t),
+                    sub::UNRECOGNIZED_WELL_KNOWN,
+                    Action::SessionReset,
+                ));
+            }
+            AttrValue::Unknown { type_code: t, data: Bytes::copy_from_slice(v) }
+        }
+    })
+}
+
+fn mp_fault(f: mp::MpFault) -> AttrFault {
+    // RFC 7606 §7.11, §7.12 and §5.3: AFI/SAFI disable when the family is known,
+    // otherwise session reset. RFC 4760 §7 gives the subcode.
+    match f.family {
+        Some(afi_safi) => fault(
+            ErrorKind::BadMpAttribute { afi_safi, reason: f.reason },
+            sub::OPTIONAL_ATTRIBUTE,
+            Action::AfiSafiDisable,
+        ),
+        None => fault(
+            ErrorKind::OptionalAttribute { type_code: type_code::MP_REACH_NLRI, reason: f.reason },
+            sub::OPTIONAL_ATTRIBUTE,
+            Action::SessionReset,
+        ),
+    }
+}
+
+/// Length of the encoded value.
+fn value_len(v: &AttrValue, ctx: &EncodeCtx) -> usize {
+    match v {
+        AttrValue::Origin(_) => 1,
+        AttrValue::AsPath(p) => p.encoded_len(ctx.four_octet_as),
+        AttrValue::As4Path(p) => p.encoded_len(true),
+        AttrValue::NextHop(_) | AttrValue::Med(_) | AttrValue::LocalPref(_) | AttrValue::Otc(_) => 4,
+        AttrValue::OriginatorId(_) => 4,
+        AttrValue::AtomicAggregate => 0,
+        AttrValue::Aggregator(_) => {
+            if ctx.four_octet_as {
+                8
+            } else {
+                6
+            }
+        }
+        AttrValue::As4Aggregator(_) => 8,
+        AttrValue::Communities(c) => c.len() * 4,
+        AttrValue::ClusterList(c) => c.len() * 4,
+        AttrValue::ExtendedCommunities(c) => c.len() * 8,
+        AttrValue::LargeCommunities(c) => c.len() * 12,
+        AttrValue::MpReach(m) => m.encoded_len(ctx.add_path(m.family)),
+        AttrValue::MpUnreach(m) => m.encoded_len(ctx.add_path(m.family)),
+        AttrValue::Unknown { data, .. } => data.len(),
+    }
+}
+
+/// Appends one attribute: flags, type, length (extended when over 255) and value.
+pub(crate) fn encode_attribute(a: &Attribute, ctx: &EncodeCtx, out: &mut BytesMut) -> Result<(), EncodeError> {
+    let len = value_len(&a.value, ctx);
+    if len > u16::MAX as usize {
+        return Err(EncodeError::FieldOverflow("attribute length"));
+    }
+    let mut f = a.flags & (flags::OPTIONAL | flags::TRANSITIVE | flags::PARTIAL);
+    out.reserve(4 + len);
+    if len > 255 {
+        f |= flags::EXTENDED_LENGTH;
+        out.put_u8(f);
+        out.put_u8(a.type_code());
+        out.put_u16(len as u16);
+    } else {
+        out.put_u8(f);
+        out.put_u8(a.type_code());
+        out.put_u8(len as u8);
+    }
+    match &a.value {
+        AttrValue::Origin(o) => out.put_u8(*o as u8),
+        AttrValue::AsPath(p) => p.encode(ctx.four_octet_as, out),
+        AttrValue::As4Path(p) => p.encode(true, out),
+        AttrValue::NextHop(a) | AttrValue::OriginatorId(a) => out.put_slice(&a.octets()),
+        AttrValue::Med(x) | AttrValue::LocalPref(x) | AttrValue::Otc(x) => out.put_u32(*x),
+        AttrValue::AtomicAggregate => {}
+        AttrValue::Aggregator(g) => {
+            if ctx.four_octet_as {
+                out.put_u32(g.asn);
+            } else {
+                out.put_u16(u16::try_from(g.asn).unwrap_or(AS_TRANS));
+            }
+            out.put_slice(&g.address.octets());
+        }
+        AttrValue::As4Aggregator(g) => {
+            out.put_u32(g.asn);
+            out.put_slice(&g.address.octets());
+        }
+        AttrValue::Communities(c) => c.iter().for_each(|c| out.put_u32(c.0)),
+        AttrValue::ClusterList(c) => c.iter().for_each(|a| out.put_slice(&a.octets())),
+        AttrValue::ExtendedCommunities(c) => c.iter().for_each(|c| out.put_slice(&c.0)),
+        AttrValue::LargeCommunities(c) => c.iter().for_each(|c| {
+            out.put_u32(c.global);
+            out.put_u32(c.local1);
+            out.put_u32(c.local2);
+        }),
+        AttrValue::MpReach(m) => m.encode(ctx.add_path(m.family), out),
+        AttrValue::MpUnreach(m) => m.encode(ctx.add_path(m.family), out),
+        AttrValue::Unknown { data, .. } => out.put_slice(data),
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! A whole BGP message: the header plus one of the five message types.
+
+use crate::ctx::{DecodeCtx, EncodeCtx};
+use crate::error::{EncodeError, Result};
+use crate::header::{check_header, check_type_length, finish_header, msg_type, start_header, HEADER_LEN};
+use crate::notification::Notification;
+use crate::open::Open;
+use crate::route_refresh::RouteRefresh;
+use crate::update::Update;
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+
+/// A BGP message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "type", content = "body", rename_all = "kebab-case")]
+pub enum Message {
+    /// OPEN (type 1).
+    Open(Open),
+    /// UPDATE (type 2).
+    Update(Update),
+    /// NOTIFICATION (type 3).
+    Notification(Notification),
+    /// KEEPALIVE (type 4).
+    Keepalive,
+    /// ROUTE-REFRESH (type 5).
+    RouteRefresh(RouteRefresh),
+}
+
+impl Message {
+    /// Decodes one whole message (header included), as cut by [`crate::frame`].
+    ///
+    /// The header is checked again against the context's maximum length; trailing bytes
+    /// past the header's length are ignored, so pass exactly one message.
+    pub fn decode(msg: &[u8], ctx: &DecodeCtx) -> Result<Message> {
+        let h = check_header(msg, ctx.max_message_len())?;
+        if msg.len() < h.length as usize {
+            return Err(crate::error::DecodeError::truncated(
+                "message",
+                h.length as usize - msg.len(),
+                msg.len(),
+                crate::error::code::MESSAGE_HEADER,
+                crate::error::subcode::header::BAD_MESSAGE_LENGTH,
+            ));
+        }
+        check_type_length(h)?;
+        let body = &msg[HEADER_LEN..h.length as usize];
+        Ok(match h.msg_type {
+            msg_type::OPEN => Message::Open(Open::decode_body(body)?),
+            msg_type::UPDATE => Message::Update(Update::decode_body(body, ctx)?),
+            msg_type::NOTIFICATION => Message::Notification(Notification::decode_body(body)),
+            msg_type::KEEPALIVE => Message::Keepalive,
+            _ => Message::RouteRefresh(RouteRefresh::decode_body(body).map_err(|mut e| {
+                // RFC 7313 §5: the data is the complete ROUTE-REFRESH message.
+                e.data = Bytes::copy_from_slice(&msg[..h.length as usize]);
+                e
+            })?),
+        })
+    }
+
+    /// The message type code.
+    pub fn msg_type(&self) -> u8 {
+        match self {
+            Message::Open(_) => msg_type::OPEN,
+            Message::Update(_) => msg_type::UPDATE,
+            Message::Notification(_) => msg_type::NOTIFICATION,
+            Message::Keepalive => msg_type::KEEPALIVE,
+            Message::RouteRefresh(_) => msg_type::ROUTE_REFRESH,
+        }
+    }
+
+    /// Appends the whole message to `out`. Fails, leaving `out` as it was, when the
+    /// message would exceed the context's maximum length.
+    pub fn encode(&self, ctx: &EncodeCtx, out: &mut BytesMut) -> std::result::Result<usize, EncodeError> {
+        let start = out.len();
+        let at = start_header(out, self.msg_type());
+        let r = match self {
+            Message::Open(o) => o.encode_body(out),
+            Message::Update(u) => u.encode_body(ctx, out),
+            Message::Notification(n) => {
+                n.encode_body(out);
+                Ok(())
+            }
+            Message::Keepalive => Ok(()),
+            Message::RouteRefresh(r) => {
+                r.encode_body(out);
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            out.truncate(start);
+            return Err(e);
+        }
+        let len = out.len() - start;
+        // OPEN, KEEPALIVE and NOTIFICATION are limited to 4096 even with extended
+        // messages (RFC 8654 §4); the others use the negotiated limit.
+        let max = match self {
+            Message::Update(_) | Message::RouteRefresh(_) => ctx.max_message_len(),
+            _ => crate::ctx::MAX_MESSAGE_LEN,
+        };
+        if len > max {
+            out.truncate(start);
+            return Err(EncodeError::TooLong { len, max });
+        }
+        Ok(finish_header(out, at))
+    }
+
+    /// Encodes into a fresh buffer.
+    pub fn to_bytes(&self, ctx: &EncodeCtx) -> std::result::Result<Bytes, EncodeError> {
+        let mut b = BytesMut::with_capacity(64);
+        self.encode(ctx, &mut b)?;
+        Ok(b.freeze())
+    }
+}
