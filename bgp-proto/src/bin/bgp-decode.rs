@@ -1,0 +1,5 @@
+//! bgp-decode: decodes MRT files, raw BGP byte streams and hex to JSON lines.
+fn main() {
+    eprintln!("bgp-decode: not built yet");
+    std::process::exit(2);
+}
