@@ -1,2 +1,6 @@
-//! bgp-speaker (work in progress: see the issue tracker).
+//! BGP speaker library: sans-IO session FSM ([`session`]), RIBs with best path,
+//! route reflection and policy ([`rib`]), and (later) the tokio driver and embedding API.
 #![warn(missing_docs)]
+
+pub mod rib;
+pub mod session;
