@@ -1,6 +1,8 @@
 //! BGP speaker library: sans-IO session FSM ([`session`]), RIBs with best path,
-//! route reflection and policy ([`rib`]), and (later) the tokio driver and embedding API.
+//! route reflection and policy ([`rib`]), socket plumbing ([`net`]), and (later) the
+//! tokio driver and embedding API.
 #![warn(missing_docs)]
 
+pub mod net;
 pub mod rib;
 pub mod session;
