@@ -69,7 +69,8 @@ async fn gtsm_both_sides_connect_with_ttl_255() {
     let l = listen(SocketAddr::new(lo(1), 0), 8).unwrap();
     set_gtsm(&l, true, 1).unwrap();
     let addr = l.local_addr().unwrap();
-    let opts = TransportOpts { gtsm_hops: Some(1), connect_timeout: Some(Duration::from_secs(2)), ..Default::default() };
+    let opts =
+        TransportOpts { gtsm_hops: Some(1), connect_timeout: Some(Duration::from_secs(2)), ..Default::default() };
     let t = tokio::spawn(async move { l.accept().await });
     let c = connect(addr, &opts).await.expect("loopback is zero hops away");
     let (s, _) = t.await.unwrap().unwrap();
