@@ -125,7 +125,7 @@ pub struct LlgrFamily {
 
 /// A capability.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(tag = "type", content = "value", rename_all = "kebab-case")]
 pub enum Capability {
     /// 1: Multiprotocol extensions (RFC 4760 §8). The reserved octet is kept.
     Multiprotocol {
