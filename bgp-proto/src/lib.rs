@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod as4;
 pub mod attr;
 mod builder;
 pub mod capability;
