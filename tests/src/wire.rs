@@ -61,10 +61,12 @@ pub struct OpenParams {
     pub add_path: bool,
     /// Offer the extended message capability (RFC 8654).
     pub extended_message: bool,
+    /// Offer enhanced route refresh (RFC 7313).
+    pub enhanced_route_refresh: bool,
 }
 
 /// Builds an OPEN: version 4, with one optional parameter holding the capabilities MP
-/// 1/1 and 2/1, route refresh (2), enhanced route refresh (70), 4-octet AS (65),
+/// 1/1 and 2/1, route refresh (2), enhanced route refresh (70, if asked), 4-octet AS (65),
 /// graceful restart (64, 120 s, both families), ADD-PATH (69, send/receive both
 /// families, if asked) and extended message (6, if asked).
 pub fn open(p: &OpenParams) -> Vec<u8> {
@@ -77,7 +79,9 @@ pub fn open(p: &OpenParams) -> Vec<u8> {
     cap(1, &[0, 1, 0, 1]);
     cap(1, &[0, 2, 0, 1]);
     cap(2, &[]);
-    cap(70, &[]);
+    if p.enhanced_route_refresh {
+        cap(70, &[]);
+    }
     cap(65, &p.asn.to_be_bytes());
     // Restart flags 0, restart time 120; per family: AFI, SAFI, flags 0.
     cap(64, &[0x00, 120, 0, 1, 1, 0, 0, 2, 1, 0]);

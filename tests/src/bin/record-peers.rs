@@ -233,8 +233,16 @@ fn record_one(sc: &Scenario, n: u8, out: &Path) -> io::Result<Vec<serde_json::Va
             Ok(ours.tcp_connect(target, Duration::from_secs(1)).ok())
         })?;
     let mut r = Responder::new(stream)?;
-    let params =
-        wire::OpenParams { asn: sc.our_as, hold: 90, router_id: a4, add_path: sc.add_path, extended_message: true };
+    let params = wire::OpenParams {
+        asn: sc.our_as,
+        hold: 90,
+        router_id: a4,
+        add_path: sc.add_path,
+        extended_message: true,
+        // ExaBGP 4.2.21 crashes handling a ROUTE-REFRESH once enhanced route refresh is
+        // negotiated ("'RouteRefresh' object is not iterable"), so don't offer it there.
+        enhanced_route_refresh: sc.kind != Kind::ExaBgp,
+    };
     let our_open_msg = wire::open(&params);
     r.send(&our_open_msg)?;
     let their_open_msg = r.expect("OPEN", Duration::from_secs(15), |m| m[18] == wire::OPEN)?;
@@ -259,7 +267,7 @@ fn record_one(sc: &Scenario, n: u8, out: &Path) -> io::Result<Vec<serde_json::Va
 
     // ROUTE-REFRESH for IPv4 unicast: the peer resends its table.
     r.send(&wire::route_refresh(1, 1, 0))?;
-    if their.has(70) {
+    if params.enhanced_route_refresh && their.has(70) {
         let res = r.expect("EoRR", Duration::from_secs(15), |m| m[18] == wire::ROUTE_REFRESH && m.get(21) == Some(&2));
         if let Err(e) = res {
             problems.push(format!("route refresh: {e}"));

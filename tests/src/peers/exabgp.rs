@@ -5,7 +5,7 @@
 //! `exabgp.daemon.pid=DIR/exabgp.pid`, `exabgp.log.destination=stdout`,
 //! `exabgp.api.cli=false` (no named pipes), `exabgp.tcp.bind=<local v4>` (needed to
 //! listen for passive neighbors). ExaBGP has no query CLI without its pipes, so the
-//! launcher configures an API process `/bin/sh DIR/api.sh` that appends ExaBGP's JSON
+//! launcher configures an API process `/usr/bin/python3 -u DIR/api.py DIR` that appends ExaBGP's JSON
 //! events (neighbor state, parsed updates) to `DIR/events.json` and forwards the
 //! lines of `DIR/commands` (`announce route ...`, `withdraw route ...`) to ExaBGP.
 
@@ -23,6 +23,29 @@ use crate::netns::Netns;
 use crate::proc::Proc;
 use crate::WorkDir;
 
+/// The API process: appends ExaBGP's JSON events (its stdin) to `DIR/events.json` and
+/// forwards new lines of `DIR/commands` to ExaBGP (its stdout). A shell `cat &` helper
+/// does not work here (ExaBGP's events never reached the file), this does.
+const API_HELPER: &str = r#"import sys, threading, time
+d = sys.argv[1]
+def pump():
+    with open(d + "/events.json", "a") as f:
+        for line in sys.stdin:
+            f.write(line)
+            f.flush()
+threading.Thread(target=pump, daemon=True).start()
+pos = 0
+while True:
+    with open(d + "/commands") as c:
+        c.seek(pos)
+        data = c.read()
+        pos = c.tell()
+    for line in data.splitlines():
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    time.sleep(0.1)
+"#;
+
 /// A running ExaBGP.
 #[derive(Debug)]
 pub struct ExaBgp {
@@ -37,13 +60,9 @@ impl ExaBgp {
     pub fn start(ns: &Netns, spec: PeerSpec) -> io::Result<ExaBgp> {
         let dir = WorkDir::new(&format!("exabgp-{}", spec.name))?;
         let conf = dir.path().join("exabgp.conf");
-        let d = dir.path().display().to_string();
         std::fs::write(dir.path().join("commands"), "")?;
         std::fs::write(dir.path().join("events.json"), "")?;
-        std::fs::write(
-            dir.path().join("api.sh"),
-            format!("#!/bin/sh\ncat <&0 >> {d}/events.json &\nexec tail -n +1 -F {d}/commands\n"),
-        )?;
+        std::fs::write(dir.path().join("api.py"), API_HELPER)?;
         std::fs::write(&conf, render(&spec, dir.path()))?;
         let mut cmd = ns.command("exabgp");
         cmd.arg(&conf).current_dir(dir.path());
@@ -100,6 +119,12 @@ pub fn env(spec: &PeerSpec, dir: &std::path::Path) -> Vec<(String, String)> {
         ("exabgp.tcp.port", "179".into()),
     ]
     .into_iter()
+    .chain(
+        std::env::var_os("BGPT_EXABGP_DEBUG")
+            .map(|_| [("exabgp.log.all", "true".into()), ("exabgp.log.level", "DEBUG".into())])
+            .into_iter()
+            .flatten(),
+    )
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
@@ -126,7 +151,11 @@ fn route_cmd(spec: &PeerSpec, r: &Route) -> io::Result<String> {
 /// Renders an ExaBGP 4 config for `spec`; routes go into each neighbor's `static` block.
 pub fn render(spec: &PeerSpec, dir: &std::path::Path) -> String {
     let mut c = String::new();
-    let _ = writeln!(c, "process api {{\n  run /bin/sh {}/api.sh;\n  encoder json;\n}}\n", dir.display());
+    let _ = writeln!(
+        c,
+        "process api {{\n  run /usr/bin/python3 -u {d}/api.py {d};\n  encoder json;\n}}\n",
+        d = dir.display()
+    );
     for n in &spec.neighbors {
         let local = match n.address {
             IpAddr::V4(_) => IpAddr::V4(spec.local_v4),
