@@ -143,7 +143,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
         }
         COMMUNITIES => {
             // RFC 7606 §7.8: malformed unless a non-zero multiple of 4.
-            if len == 0 || len % 4 != 0 {
+            if len == 0 || !len.is_multiple_of(4) {
                 return Err(len_fault(t, len, act()));
             }
             AttrValue::Communities(v.chunks_exact(4).map(|c| Community(u32_at(c))).collect())
@@ -156,14 +156,14 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
         }
         CLUSTER_LIST => {
             // RFC 7606 §7.10: malformed unless a non-zero multiple of 4.
-            if len == 0 || len % 4 != 0 {
+            if len == 0 || !len.is_multiple_of(4) {
                 return Err(len_fault(t, len, act()));
             }
             AttrValue::ClusterList(v.chunks_exact(4).map(ipv4_at).collect())
         }
         EXTENDED_COMMUNITIES => {
             // RFC 7606 §7.14: malformed unless a non-zero multiple of 8.
-            if len == 0 || len % 8 != 0 {
+            if len == 0 || !len.is_multiple_of(8) {
                 return Err(len_fault(t, len, act()));
             }
             AttrValue::ExtendedCommunities(
@@ -172,7 +172,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
         }
         LARGE_COMMUNITIES => {
             // RFC 8092 §5: malformed unless a non-zero multiple of 12.
-            if len == 0 || len % 12 != 0 {
+            if len == 0 || !len.is_multiple_of(12) {
                 return Err(len_fault(t, len, act()));
             }
             AttrValue::LargeCommunities(
@@ -193,9 +193,9 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             }
             AttrValue::As4Path(p)
         }
-        MP_REACH_NLRI => AttrValue::MpReach(MpReach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(f))?),
-        MP_UNREACH_NLRI => AttrValue::MpUnreach(MpUnreach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(f))?),
-        IPV6_EXTENDED_COMMUNITIES if len == 0 || len % 20 != 0 => {
+        MP_REACH_NLRI => AttrValue::MpReach(MpReach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?),
+        MP_UNREACH_NLRI => AttrValue::MpUnreach(MpUnreach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?),
+        IPV6_EXTENDED_COMMUNITIES if len == 0 || !len.is_multiple_of(20) => {
             // RFC 7606 §7.15: malformed unless a non-zero multiple of 20.
             return Err(len_fault(t, len, act()));
         }
@@ -203,7 +203,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             // RFC 7606 §7.16: malformed if shorter than the 4-octet Origin AS.
             return Err(len_fault(t, len, act()));
         }
-        TRAFFIC_ENGINEERING if len == 0 || len % 4 != 0 => {
+        TRAFFIC_ENGINEERING if len == 0 || !len.is_multiple_of(4) => {
             // RFC 7606 §7.13 (RFC 5543 TE attribute): a value that cannot hold whole
             // 4-octet fields is malformed.
             return Err(len_fault(t, len, act()));
@@ -223,7 +223,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
     })
 }
 
-fn mp_fault(f: mp::MpFault) -> AttrFault {
+fn mp_fault(t: u8, f: mp::MpFault) -> AttrFault {
     // RFC 7606 §7.11, §7.12 and §5.3: AFI/SAFI disable when the family is known,
     // otherwise session reset. RFC 4760 §7 gives the subcode.
     match f.family {
@@ -233,7 +233,7 @@ fn mp_fault(f: mp::MpFault) -> AttrFault {
             Action::AfiSafiDisable,
         ),
         None => fault(
-            ErrorKind::OptionalAttribute { type_code: type_code::MP_REACH_NLRI, reason: f.reason },
+            ErrorKind::OptionalAttribute { type_code: t, reason: f.reason },
             sub::OPTIONAL_ATTRIBUTE,
             Action::SessionReset,
         ),
