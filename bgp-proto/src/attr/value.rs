@@ -148,6 +148,19 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             }
             AttrValue::Communities(v.chunks_exact(4).map(|c| Community(u32_at(c))).collect())
         }
+        ORIGINATOR_ID | CLUSTER_LIST if ctx.external => {
+            // RFC 7606 §7.9, §7.10: "If the ORIGINATOR_ID [CLUSTER_LIST] attribute is
+            // received from an external neighbor, it SHALL be discarded using the approach
+            // of 'attribute discard'" -- whatever its length.
+            return Err(fault(
+                ErrorKind::OptionalAttribute {
+                    type_code: t,
+                    reason: "route reflection attribute from an external peer",
+                },
+                sub::OPTIONAL_ATTRIBUTE,
+                Action::AttributeDiscard,
+            ));
+        }
         ORIGINATOR_ID => {
             if len != 4 {
                 return Err(len_fault(t, len, act()));
