@@ -49,6 +49,9 @@ pub(crate) fn malformed_action(t: u8, ctx: &DecodeCtx) -> Action {
     }
 }
 
+/// The fixed part of one RFC 5543 §3 Traffic Engineering descriptor.
+const TE_DESCRIPTOR_MIN: usize = 36;
+
 fn u32_at(v: &[u8]) -> u32 {
     u32::from_be_bytes([v[0], v[1], v[2], v[3]])
 }
@@ -216,9 +219,16 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             // RFC 7606 §7.16: malformed if shorter than the 4-octet Origin AS.
             return Err(len_fault(t, len, act()));
         }
-        TRAFFIC_ENGINEERING if len == 0 || !len.is_multiple_of(4) => {
-            // RFC 7606 §7.13 (RFC 5543 TE attribute): a value that cannot hold whole
-            // 4-octet fields is malformed.
+        TRAFFIC_ENGINEERING if len < TE_DESCRIPTOR_MIN => {
+            // RFC 7606 §7.13: "[RFC5543] does not detail what constitutes 'malformation'
+            // for the Traffic Engineering path attribute ... an implementation that
+            // determines (for whatever reason) that an UPDATE message contains a malformed
+            // Traffic Engineering path attribute MUST handle it using the approach of
+            // 'treat-as-withdraw'." RFC 5543 §3: the attribute holds one or more
+            // descriptors of at least 36 octets (Switching Capability, Encoding, Reserved,
+            // eight 4-octet Max LSP Bandwidths) followed by capability-specific data of a
+            // length RFC 5543 does not fix; so only a value too short for one descriptor is
+            // malformed (a length check beyond that would withdraw valid routes).
             return Err(len_fault(t, len, act()));
         }
         _ => {
