@@ -196,17 +196,14 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             )
         }
         AS4_PATH => {
-            // RFC 6793 §6: AS4_PATH is always 4-octet; a malformed one, or one with
-            // confederation segments, is discarded.
-            let p = AsPath::decode(v, true)
+            // RFC 6793 §6: AS4_PATH is always 4-octet; a malformed one is discarded.
+            let mut p = AsPath::decode(v, true)
                 .map_err(|r| fault(ErrorKind::MalformedAsPath(r), sub::OPTIONAL_ATTRIBUTE, act()))?;
-            if p.segments.iter().any(|s| s.kind.is_confed()) {
-                return Err(fault(
-                    ErrorKind::MalformedAsPath("confederation segment in AS4_PATH"),
-                    sub::OPTIONAL_ATTRIBUTE,
-                    act(),
-                ));
-            }
+            // RFC 6793 §6: a speaker that receives AS_CONFED_SEQUENCE or AS_CONFED_SET in
+            // AS4_PATH "MUST discard these path segments, adjust the relevant attribute
+            // fields accordingly, and continue processing the UPDATE message" -- the
+            // segments go, the rest of the attribute stays.
+            p.segments.retain(|s| !s.kind.is_confed());
             AttrValue::As4Path(p)
         }
         MP_REACH_NLRI => AttrValue::MpReach(MpReach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?),
