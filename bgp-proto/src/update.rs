@@ -184,6 +184,9 @@ impl Update {
         })?;
 
         let mut faults: Vec<DecodeError> = Vec::new();
+        // Whether the UPDATE holds any path attribute other than MP_UNREACH_NLRI
+        // (RFC 7606 §5.2).
+        let mut other_attrs = false;
         let mut seen = [0u64; 4];
         let mut i = 0usize;
         u.attributes.reserve(8);
@@ -196,6 +199,8 @@ impl Update {
             let fl = abuf[i];
             let hdr = if fl & attr::flags::EXTENDED_LENGTH != 0 { 4 } else { 3 };
             if rem < hdr {
+                // A fragment too short to be an attribute might be a cut MP_REACH_NLRI.
+                other_attrs = true;
                 faults.push(
                     reset(ErrorKind::AttributeOverrun, at, sub::MALFORMED_ATTRIBUTE_LIST, Bytes::new())
                         .with_action(Action::TreatAsWithdraw),
@@ -203,6 +208,9 @@ impl Update {
                 break;
             }
             let t = abuf[i + 1];
+            if t != type_code::MP_UNREACH_NLRI {
+                other_attrs = true;
+            }
             let vlen =
                 if hdr == 4 { u16::from_be_bytes([abuf[i + 2], abuf[i + 3]]) as usize } else { abuf[i + 2] as usize };
             if rem - hdr < vlen {
@@ -226,6 +234,9 @@ impl Update {
                 continue;
             }
             seen[w] |= 1 << b;
+            if t != type_code::MP_UNREACH_NLRI {
+                other_attrs = true;
+            }
             match attr::decode_value(fl, t, v, ctx) {
                 Ok(value) => u.attributes.push(Attribute { flags: fl & 0xe0, value }),
                 Err(f) => {
@@ -271,6 +282,16 @@ impl Update {
         let pos = faults.iter().position(|e| e.action == worst).unwrap_or(0);
         let mut head = faults.remove(pos);
         head.others = faults;
+        // RFC 7606 §5.2: when an UPDATE "does contain path attributes other than
+        // MP_UNREACH_NLRI and doesn't encode any reachable NLRI ... if any path attribute
+        // errors are encountered in such an UPDATE message and if any encountered error
+        // specifies an error-handling approach other than 'attribute discard', then the
+        // 'session reset' approach MUST be used." (This also covers an attribute overrun
+        // that hides a possible MP_REACH_NLRI, RFC 7606 §4 with §3 item h.)
+        if worst > Action::AttributeDiscard && other_attrs && !u.has_reachable() {
+            head.action = Action::SessionReset;
+            return Err(head);
+        }
         head.salvaged = Some(Box::new(u));
         Err(head)
     }
