@@ -237,6 +237,22 @@ impl Update {
             if t != type_code::MP_UNREACH_NLRI {
                 other_attrs = true;
             }
+            if ctx.four_octet_as && matches!(t, type_code::AS4_PATH | type_code::AS4_AGGREGATOR) {
+                // RFC 6793 §3: "A NEW BGP speaker that receives the AS4_PATH attribute and
+                // the AS4_AGGREGATOR attribute in an UPDATE message from a NEW BGP speaker
+                // MUST discard these path attributes and continue processing the UPDATE".
+                faults.push(
+                    DecodeError::new(
+                        ErrorKind::OptionalAttribute { type_code: t, reason: "AS4 attribute between 4-octet speakers" },
+                        at,
+                        code::UPDATE_MESSAGE,
+                        sub::OPTIONAL_ATTRIBUTE,
+                        Bytes::copy_from_slice(raw),
+                    )
+                    .with_action(Action::AttributeDiscard),
+                );
+                continue;
+            }
             match attr::decode_value(fl, t, v, ctx) {
                 Ok(value) => u.attributes.push(Attribute { flags: fl & 0xe0, value }),
                 Err(f) => {
