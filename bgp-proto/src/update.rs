@@ -82,6 +82,17 @@ impl Update {
             Some(AttrValue::AsPath(p)) => p,
             _ => return None,
         };
+        // RFC 6793 §4.2.3: "When both the attributes are received, if the AS number in
+        // the AGGREGATOR attribute is not AS_TRANS, then: the AS4_AGGREGATOR attribute
+        // and the AS4_PATH attribute SHALL be ignored, ... and the AS_PATH attribute SHALL
+        // be taken as the information about the path".
+        if let (Some(AttrValue::Aggregator(g)), Some(AttrValue::As4Aggregator(_))) =
+            (self.attribute(type_code::AGGREGATOR), self.attribute(type_code::AS4_AGGREGATOR))
+        {
+            if g.asn != crate::open::AS_TRANS as u32 {
+                return Some(p.clone());
+            }
+        }
         match self.attribute(type_code::AS4_PATH) {
             Some(AttrValue::As4Path(p4)) => Some(p.merge_as4(p4)),
             _ => Some(p.clone()),
