@@ -43,6 +43,16 @@ impl Message {
             ));
         }
         check_type_length(h)?;
+        // RFC 8654 §3: OPEN and KEEPALIVE are never extended.
+        if h.msg_type == msg_type::OPEN && h.length as usize > crate::ctx::MAX_MESSAGE_LEN {
+            return Err(crate::error::DecodeError::new(
+                crate::error::ErrorKind::BadLength(h.length),
+                16,
+                crate::error::code::MESSAGE_HEADER,
+                crate::error::subcode::header::BAD_MESSAGE_LENGTH,
+                Bytes::copy_from_slice(&h.length.to_be_bytes()),
+            ));
+        }
         let body = &msg[HEADER_LEN..h.length as usize];
         Ok(match h.msg_type {
             msg_type::OPEN => Message::Open(Open::decode_body(body)?),
@@ -91,11 +101,12 @@ impl Message {
             return Err(e);
         }
         let len = out.len() - start;
-        // OPEN, KEEPALIVE and NOTIFICATION are limited to 4096 even with extended
-        // messages (RFC 8654 §4); the others use the negotiated limit.
+        // RFC 8654 §3: "The BGP Extended Message Capability applies to all messages
+        // except for OPEN and KEEPALIVE messages"; those stay within 4096, NOTIFICATION
+        // and the others use the negotiated limit.
         let max = match self {
-            Message::Update(_) | Message::RouteRefresh(_) => ctx.max_message_len(),
-            _ => crate::ctx::MAX_MESSAGE_LEN,
+            Message::Open(_) | Message::Keepalive => crate::ctx::MAX_MESSAGE_LEN,
+            _ => ctx.max_message_len(),
         };
         if len > max {
             out.truncate(start);
