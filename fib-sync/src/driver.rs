@@ -50,6 +50,7 @@ impl Driver {
     pub fn open(rec: Reconciler, batch: usize, events: mpsc::UnboundedSender<FibEvent>) -> io::Result<Self> {
         // Request socket: the batch's error ACKs must fit in its receive buffer.
         let req = NlSocket::open(&[], 32 << 20, 8 << 20, false)?;
+        req.set_recv_timeout(Duration::from_secs(10))?;
         // Event socket: a large buffer rides out bursts; overflow (ENOBUFS) is handled
         // by re-reading the kernel's state.
         let ev = NlSocket::open(&GROUPS, 64 << 20, 1 << 20, true)?;
@@ -104,7 +105,7 @@ impl Driver {
         self.rec.topo.clear_links();
         self.dump(wire::RTM_GETLINK, 0, |r, m| {
             if let Msg::NewLink(l) = m {
-                r.topo.link(l);
+                let _ = r.topo.link(l);
             }
         })?;
         self.dump(wire::RTM_GETADDR, 0, |r, m| {

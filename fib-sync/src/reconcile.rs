@@ -28,20 +28,57 @@ enum State {
     Pending,
     /// In the kernel as wanted.
     Installed,
-    /// Rejected; retried at `retry_at`.
-    Failed { attempt: u32, retry_at: Instant },
+    /// Rejected; the attempt count and retry time are in `Reconciler::failed`.
+    Failed,
+}
+
+/// A desired route's kind, compact: most routes are blackholes (the node's blocks) and
+/// a million entries of the full enum would cost tens of MiB for nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Blackhole,
+    Unreachable,
+    Other(Box<RouteKind>),
+}
+
+impl Kind {
+    fn new(k: RouteKind) -> Kind {
+        match k {
+            RouteKind::Blackhole => Kind::Blackhole,
+            RouteKind::Unreachable => Kind::Unreachable,
+            k => Kind::Other(Box::new(k)),
+        }
+    }
+
+    fn get(&self) -> RouteKind {
+        match self {
+            Kind::Blackhole => RouteKind::Blackhole,
+            Kind::Unreachable => RouteKind::Unreachable,
+            Kind::Other(k) => (**k).clone(),
+        }
+    }
+
+    fn is(&self, k: &RouteKind) -> bool {
+        match (self, k) {
+            (Kind::Blackhole, RouteKind::Blackhole) | (Kind::Unreachable, RouteKind::Unreachable) => true,
+            (Kind::Other(a), b) => **a == *b,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 struct Entry {
-    kind: RouteKind,
+    kind: Kind,
     metric: u32,
     /// What to write; `Err` when the route cannot be compiled (missing device, ...).
-    want: Result<Spec, RouteError>,
+    want: Result<Spec, Box<RouteError>>,
     state: State,
     queued: bool,
     /// Resync generation in which the kernel was seen holding this route.
     seen: u32,
+    /// `replace_all` generation that last named this route.
+    mark: u32,
 }
 
 /// One write to the kernel.
@@ -62,7 +99,9 @@ pub(crate) struct Reconciler {
     /// Our protocol's routes in the kernel that no desired route claims (stale).
     unclaimed: HashMap<KKey, Spec>,
     grace_until: Option<Instant>,
-    failed: HashSet<RouteKey>,
+    /// Rejected routes: consecutive failures and when to retry.
+    /// (`None` while the retry is queued).
+    failed: HashMap<RouteKey, (u32, Option<Instant>)>,
     pub(crate) topo: Topology,
     /// Resolution of each next hop in use, to find which routes a topology change moves.
     resolved: HashMap<IpAddr, IpAddr>,
@@ -70,6 +109,7 @@ pub(crate) struct Reconciler {
     learned: HashMap<IpNet, LearnedRoute>,
     subnets: Vec<IpNet>,
     gen: u32,
+    mark: u32,
     events: Vec<FibEvent>,
     /// Set when the kernel may have dropped routes without telling (IPv4 flushes routes
     /// silently when a link goes down or an address goes away): the driver re-dumps.
@@ -94,13 +134,14 @@ impl Reconciler {
             deletes: VecDeque::new(),
             unclaimed: HashMap::new(),
             grace_until: Some(now + grace),
-            failed: HashSet::new(),
+            failed: HashMap::new(),
             topo: Topology::default(),
             resolved: HashMap::new(),
             learn: LearnFilter::default(),
             learned: HashMap::new(),
             subnets: Vec::new(),
             gen: 0,
+            mark: 0,
             events: Vec::new(),
             needs_resync: false,
         }
@@ -179,7 +220,7 @@ impl Reconciler {
         let r = normalize(route);
         let key = RouteKey { table: r.table, prefix: r.prefix };
         if let Some(old) = self.desired.get(&key) {
-            if old.kind == r.kind && old.metric == r.metric {
+            if old.kind.is(&r.kind) && old.metric == r.metric {
                 return;
             }
             if old.metric != r.metric {
@@ -188,7 +229,7 @@ impl Reconciler {
                 self.deletes.push_back((key.table, key.prefix, old.metric));
             }
         }
-        let want = self.compile(&key, &r.kind);
+        let want = self.compile(&key, &r.kind).map_err(Box::new);
         let kkey = (key.table, key.prefix, r.metric);
         let adopted = match (self.unclaimed.remove(&kkey), &want) {
             (Some(have), Ok(w)) => w.satisfied_by(&have),
@@ -196,12 +237,13 @@ impl Reconciler {
         };
         let queued = self.desired.get(&key).map(|e| e.queued).unwrap_or(false);
         let entry = Entry {
-            kind: r.kind,
+            kind: Kind::new(r.kind),
             metric: r.metric,
             want,
             state: if adopted { State::Installed } else { State::Pending },
             queued,
             seen: self.gen,
+            mark: self.mark,
         };
         self.desired.insert(key, entry);
         self.failed.remove(&key);
@@ -222,14 +264,19 @@ impl Reconciler {
 
     /// Make the desired set exactly `routes`.
     pub fn replace_all(&mut self, routes: Vec<DesiredRoute>, now: Instant) {
-        let routes: Vec<DesiredRoute> = routes.into_iter().map(normalize).collect();
-        let keep: HashSet<RouteKey> = routes.iter().map(|r| RouteKey { table: r.table, prefix: r.prefix }).collect();
-        let gone: Vec<RouteKey> = self.desired.keys().filter(|k| !keep.contains(k)).copied().collect();
+        self.mark = self.mark.wrapping_add(1);
+        let mark = self.mark;
+        self.desired.reserve(routes.len().saturating_sub(self.desired.len()));
+        for r in routes {
+            let key = RouteKey { table: r.table, prefix: r.prefix.trunc() };
+            self.set_route(r, now);
+            if let Some(e) = self.desired.get_mut(&key) {
+                e.mark = mark;
+            }
+        }
+        let gone: Vec<RouteKey> = self.desired.iter().filter(|(_, e)| e.mark != mark).map(|(k, _)| *k).collect();
         for k in gone {
             self.remove_route(k.table, k.prefix);
-        }
-        for r in routes {
-            self.set_route(r, now);
         }
     }
 
@@ -260,25 +307,22 @@ impl Reconciler {
         if matches!(self.grace_until, Some(t) if t <= now) {
             self.converged();
         }
-        let due: Vec<RouteKey> = self
-            .failed
-            .iter()
-            .filter(|k| {
-                matches!(self.desired.get(k), Some(Entry { state: State::Failed { retry_at, .. }, .. }) if *retry_at <= now)
-            })
-            .copied()
-            .collect();
+        let due: Vec<RouteKey> =
+            self.failed.iter().filter(|(_, (_, at))| matches!(at, Some(t) if *t <= now)).map(|(k, _)| *k).collect();
         for k in due {
             self.retry(k);
         }
     }
 
     fn retry(&mut self, k: RouteKey) {
-        self.failed.remove(&k);
-        let Some(kind) = self.desired.get(&k).map(|e| e.kind.clone()) else {
+        // The attempt count stays in `failed` until the route is installed.
+        if let Some(f) = self.failed.get_mut(&k) {
+            f.1 = None;
+        }
+        let Some(kind) = self.desired.get(&k).map(|e| e.kind.get()) else {
             return;
         };
-        let want = self.compile(&k, &kind);
+        let want = self.compile(&k, &kind).map_err(Box::new);
         if let Some(e) = self.desired.get_mut(&k) {
             e.want = want;
         }
@@ -287,14 +331,7 @@ impl Reconciler {
 
     /// When [`Self::tick`] next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let retry = self
-            .failed
-            .iter()
-            .filter_map(|k| match self.desired.get(k)?.state {
-                State::Failed { retry_at, .. } => Some(retry_at),
-                _ => None,
-            })
-            .min();
+        let retry = self.failed.values().filter_map(|(_, at)| *at).min();
         match (retry, self.grace_until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -321,7 +358,7 @@ impl Reconciler {
                 Ok(spec) => ops.push(Op::Install { key, metric: e.metric, spec: spec.clone() }),
                 Err(err) => {
                     let err = err.clone();
-                    self.fail(key, err, now);
+                    self.fail(key, *err, now);
                 }
             }
         }
@@ -343,13 +380,10 @@ impl Reconciler {
         let Some(e) = self.desired.get_mut(&key) else {
             return;
         };
-        let attempt = match e.state {
-            State::Failed { attempt, .. } => attempt + 1,
-            _ => 1,
-        };
+        let attempt = self.failed.get(&key).map(|f| f.0 + 1).unwrap_or(1);
         let retry_in = self.backoff.delay(attempt);
-        e.state = State::Failed { attempt, retry_at: now + retry_in };
-        self.failed.insert(key);
+        e.state = State::Failed;
+        self.failed.insert(key, (attempt, Some(now + retry_in)));
         self.events.push(FibEvent::RouteFailed { error, attempt, retry_in });
     }
 
@@ -491,15 +525,19 @@ impl Reconciler {
 
     /// Interface news. `present == false` for a removed interface.
     pub fn on_link(&mut self, l: KLink, present: bool) {
-        let changed = if present {
+        let (changed, went_down) = if present {
             self.topo.link(l)
         } else {
-            self.topo.del_link(l.index);
-            true
+            let was_up = self.topo.del_link(l.index);
+            (true, was_up)
         };
-        if changed {
-            // IPv4 drops routes through a downed link without any RTM_DELROUTE.
+        if went_down {
+            // IPv4 drops routes through a downed link without any RTM_DELROUTE: re-read.
+            // (Only then: new interfaces, as each new pod's, must not cost a dump.)
             self.needs_resync = true;
+        }
+        if changed {
+            // A device that appeared or came up may let rejected routes in.
             self.retry_failed_now();
             self.topology_changed();
         }
@@ -516,7 +554,7 @@ impl Reconciler {
     }
 
     fn retry_failed_now(&mut self) {
-        let keys: Vec<RouteKey> = self.failed.iter().copied().collect();
+        let keys: Vec<RouteKey> = self.failed.keys().copied().collect();
         for k in keys {
             self.retry(k);
         }
@@ -541,11 +579,15 @@ impl Reconciler {
             for nh in &moved {
                 self.resolved.remove(nh);
             }
-            let affected: Vec<RouteKey> =
-                self.desired.iter().filter(|(_, e)| uses_any(&e.kind, &moved)).map(|(k, _)| *k).collect();
+            let affected: Vec<RouteKey> = self
+                .desired
+                .iter()
+                .filter(|(_, e)| matches!(&e.kind, Kind::Other(k) if uses_any(k, &moved)))
+                .map(|(k, _)| *k)
+                .collect();
             for k in affected {
-                let kind = self.desired[&k].kind.clone();
-                let want = self.compile(&k, &kind);
+                let kind = self.desired[&k].kind.get();
+                let want = self.compile(&k, &kind).map_err(Box::new);
                 let e = self.desired.get_mut(&k).expect("affected key exists");
                 if e.want != want {
                     e.want = want;

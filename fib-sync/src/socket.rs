@@ -85,6 +85,23 @@ impl NlSocket {
         Ok(NlSocket { fd, portid: sa.nl_pid })
     }
 
+    /// Make blocking receives give up after `d` (EAGAIN), so that a lost ACK cannot
+    /// hang the driver.
+    pub fn set_recv_timeout(&self, d: std::time::Duration) -> io::Result<()> {
+        let tv = libc::timeval { tv_sec: d.as_secs() as libc::time_t, tv_usec: d.subsec_micros() as libc::suseconds_t };
+        // SAFETY: `tv` lives for the call and its size is passed.
+        check(unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const libc::timeval as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        })
+        .map(|_| ())
+    }
+
     /// Drop, in the kernel, every message whose `nlmsg_pid` is `pid`: the notifications
     /// of our own writes, which we already know from the ACKs. This saves one
     /// `recvmsg` per route during a bulk load.

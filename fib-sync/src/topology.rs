@@ -103,11 +103,12 @@ impl Topology {
         self.links.get(&index).map(|l| l.name.as_str())
     }
 
-    /// Add or update an interface; returns whether its up/down state or name changed.
-    pub fn link(&mut self, l: KLink) -> bool {
-        let changed = match self.links.get(&l.index) {
-            Some(old) => old.up != l.up || old.name != l.name,
-            None => true,
+    /// Add or update an interface; returns (whether it is new or its state or name
+    /// changed, whether it went from up to down).
+    pub fn link(&mut self, l: KLink) -> (bool, bool) {
+        let (changed, went_down) = match self.links.get(&l.index) {
+            Some(old) => (old.up != l.up || old.name != l.name, old.up && !l.up),
+            None => (true, false),
         };
         if let Some(old) = self.links.get(&l.index) {
             if old.name != l.name {
@@ -116,15 +117,20 @@ impl Topology {
         }
         self.names.insert(l.name.clone(), l.index);
         self.links.insert(l.index, l);
-        changed
+        (changed, went_down)
     }
 
-    /// Remove an interface.
-    pub fn del_link(&mut self, index: u32) {
-        if let Some(old) = self.links.remove(&index) {
-            self.names.remove(&old.name);
-        }
+    /// Remove an interface; returns whether it was up.
+    pub fn del_link(&mut self, index: u32) -> bool {
+        let was_up = match self.links.remove(&index) {
+            Some(old) => {
+                self.names.remove(&old.name);
+                old.up
+            }
+            None => false,
+        };
         self.addrs.retain(|a| a.index != index);
+        was_up
     }
 
     /// Add or remove an address.

@@ -197,6 +197,46 @@ fn bench_ours(n: usize, idle: u64, rows: &mut Vec<Row>) -> Option<Cpu> {
     idle_cpu
 }
 
+/// The high-level rtnetlink handle, with 1024 requests in flight (`buffer_unordered`),
+/// each with its own ACK: the baseline the batched driver is compared with.
+fn bench_rtnetlink(n: usize, rows: &mut Vec<Row>) {
+    use futures::{StreamExt, TryStreamExt};
+    use rtnetlink::packet_route::route::{RouteProtocol, RouteType};
+    use rtnetlink::RouteMessageBuilder;
+
+    let ns = Netns::new(&format!("rtnl-{n}"));
+    let path = ns.path();
+    let (wall, cpu) = std::thread::spawn(move || {
+        let f = fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a descriptor we own; affects only this thread.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let (conn, handle, _) = rtnetlink::new_connection().unwrap();
+            tokio::spawn(conn);
+            let (c0, t0) = (rusage(libc::RUSAGE_SELF), Instant::now());
+            futures::stream::iter(0..n)
+                .map(|i| {
+                    let m = RouteMessageBuilder::<Ipv4Addr>::new()
+                        .destination_prefix(addr(i), 32)
+                        .kind(RouteType::BlackHole)
+                        .protocol(RouteProtocol::Bird)
+                        .build();
+                    handle.route().add(m).replace().execute()
+                })
+                .buffer_unordered(1024)
+                .try_collect::<Vec<()>>()
+                .await
+                .unwrap();
+            (t0.elapsed().as_secs_f64(), diff(c0, rusage(libc::RUSAGE_SELF)))
+        })
+    })
+    .join()
+    .unwrap();
+    rows.push(Row { what: format!("rtnetlink handle add {n}"), wall, cpu, rss_mib: 0.0, n });
+}
+
 fn bench_ip(n: usize, dir: &std::path::Path, rows: &mut Vec<Row>) -> f64 {
     let ns = Netns::new(&format!("ip-{n}"));
     let add = dir.join(format!("add-{n}.txt"));
@@ -300,6 +340,7 @@ fn main() {
         let mut rows = Vec::new();
         let i = if n == idle_n { idle } else { 0 };
         let ours_idle = bench_ours(n, i, &mut rows);
+        bench_rtnetlink(n, &mut rows);
         let floor = bench_ip(n, &dir, &mut rows);
         let bird_idle = if bird { bench_bird(n, i, &dir, &mut rows) } else { None };
         println!("\n## {n} routes (floor = ip -batch system time {floor:.3} s)\n");
