@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::wire;
 
 /// One BGP session driven by hand. A reader thread appends every received byte to
-/// [`Responder::received`] and splits the stream into messages.
+/// the received buffer (see [`Responder::finish`]) and splits the stream into messages.
 #[derive(Debug)]
 pub struct Responder {
     stream: TcpStream,

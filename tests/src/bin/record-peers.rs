@@ -553,9 +553,12 @@ fn main() -> io::Result<()> {
         .filter_map(|v| Some((v["file"].as_str()?.to_string(), v)))
         .collect();
     let mut failed = vec![];
-    let mut n: u8 = 0;
-    for sc in scenarios().into_iter().filter(|s| picked(&s.stem())) {
-        n += 1;
+    // Link numbers (198.18.N.x) follow the full scenario list, so a filtered run records
+    // the same bytes as a full one.
+    let singles = scenarios();
+    let n_singles = singles.len();
+    for (i, sc) in singles.into_iter().enumerate().filter(|(_, s)| picked(&s.stem())) {
+        let n = i as u8 + 1;
         eprintln!("== {}", sc.stem());
         match record_one(&sc, n, &args.out) {
             Ok(notes) => {
@@ -570,8 +573,8 @@ fn main() -> io::Result<()> {
             }
         }
     }
-    for sc in pair_scenarios().into_iter().filter(|s| picked(&s.stem())) {
-        n += 1;
+    for (i, sc) in pair_scenarios().into_iter().enumerate().filter(|(_, s)| picked(&s.stem())) {
+        let n = (n_singles + i) as u8 + 1;
         eprintln!("== {}", sc.stem());
         match record_pair(&sc, n, &args.out) {
             Ok(notes) => {
