@@ -399,7 +399,7 @@ impl Reconciler {
                     self.unclaimed.remove(&(key.table, key.prefix, metric));
                     if let Some(e) = self.desired.get_mut(&key) {
                         if e.metric == metric && e.want.as_ref() == Ok(&spec) {
-                            if matches!(e.state, State::Failed { .. }) {
+                            if matches!(e.state, State::Failed) {
                                 self.events.push(FibEvent::RouteRecovered(key));
                             }
                             e.state = State::Installed;
@@ -629,7 +629,7 @@ impl Reconciler {
         for e in self.desired.values() {
             match e.state {
                 State::Installed => s.installed += 1,
-                State::Failed { .. } => s.failed += 1,
+                State::Failed => s.failed += 1,
                 State::Pending => {}
             }
         }
