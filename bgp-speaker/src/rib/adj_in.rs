@@ -1,0 +1,269 @@
+//! The prefix table: per prefix the paths of every peer (the Adj-RIBs-In) with the
+//! best path and ECMP set at the front (the Loc-RIB), and the change queue.
+
+use crate::rib::attrs::{AttrId, AttrStore};
+use crate::rib::best::{self, BestPathConfig, PeerRank};
+use crate::rib::loc::PeerCounts;
+use crate::rib::peer::PeerId;
+use crate::rib::Prefix;
+use ipnet::{Ipv4Net, Ipv6Net};
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+use std::hash::Hash;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Path flag: rejected by import policy or a loop check (kept for the counters).
+pub(crate) const REJECTED: u8 = 1;
+/// Path flag: stale since a graceful restart began (RFC 4724 §4.2).
+pub(crate) const STALE: u8 = 2;
+
+/// One path: 16 bytes, no heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Path {
+    pub peer: PeerId,
+    pub path_id: u32,
+    pub attrs: AttrId,
+    pub flags: u8,
+}
+
+impl Path {
+    #[inline]
+    pub fn rejected(&self) -> bool {
+        self.flags & REJECTED != 0
+    }
+    #[inline]
+    pub fn stale(&self) -> bool {
+        self.flags & STALE != 0
+    }
+}
+
+/// The paths of one prefix. `paths[..nbest]` is the ECMP set, best first.
+#[derive(Debug, Default)]
+pub(crate) struct Dest {
+    pub paths: SmallVec<[Path; 1]>,
+    pub nbest: u8,
+    /// Queued in the change queue.
+    pub dirty: bool,
+}
+
+/// A compact hash key for a prefix.
+pub(crate) trait Key: Copy + Eq + Hash {
+    fn prefix(self) -> Prefix;
+}
+
+/// IPv4: address << 8 | length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct V4Key(pub u64);
+
+impl V4Key {
+    #[inline]
+    pub fn new(p: Ipv4Net) -> Self {
+        V4Key(((u32::from(p.network()) as u64) << 8) | p.prefix_len() as u64)
+    }
+}
+
+impl Key for V4Key {
+    #[inline]
+    fn prefix(self) -> Prefix {
+        Prefix::V4(Ipv4Net::new(Ipv4Addr::from((self.0 >> 8) as u32), self.0 as u8).unwrap_or_default())
+    }
+}
+
+/// IPv6: address and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct V6Key(pub u128, pub u8);
+
+impl V6Key {
+    #[inline]
+    pub fn new(p: Ipv6Net) -> Self {
+        V6Key(u128::from(p.network()), p.prefix_len())
+    }
+}
+
+impl Key for V6Key {
+    #[inline]
+    fn prefix(self) -> Prefix {
+        Prefix::V6(Ipv6Net::new(Ipv6Addr::from(self.0), self.1).unwrap_or_default())
+    }
+}
+
+/// A prefix table of one family.
+pub(crate) type Table<K> = FxHashMap<K, Dest>;
+
+/// Everything the table operations need besides the table: attribute store, peer
+/// ranks and counters, best-path options, the change queue.
+#[derive(Debug, Default)]
+pub(crate) struct Core {
+    pub store: AttrStore,
+    pub ranks: Vec<PeerRank>,
+    pub counts: Vec<PeerCounts>,
+    pub best: BestPathConfig,
+    pub pending: Vec<Prefix>,
+}
+
+impl Core {
+    /// Recomputes the best path and ECMP set of `d`; queues the prefix when they changed.
+    fn recompute<K: Key>(&mut self, key: K, d: &mut Dest) {
+        let old: SmallVec<[(PeerId, u32, AttrId); 4]> =
+            d.paths[..d.nbest as usize].iter().map(|p| (p.peer, p.path_id, p.attrs)).collect();
+        let n = best::select(&mut d.paths, &self.store, &self.ranks, &self.best);
+        d.nbest = n;
+        let changed =
+            old.len() != n as usize || old.iter().zip(d.paths.iter()).any(|(o, p)| *o != (p.peer, p.path_id, p.attrs));
+        if changed {
+            if let Some(o) = old.first() {
+                self.counts[o.0 .0 as usize].best -= 1;
+            }
+            if n > 0 {
+                self.counts[d.paths[0].peer.0 as usize].best += 1;
+            }
+            self.mark_dirty(key, d);
+        }
+    }
+
+    #[inline]
+    fn mark_dirty<K: Key>(&mut self, key: K, d: &mut Dest) {
+        if !d.dirty {
+            d.dirty = true;
+            self.pending.push(key.prefix());
+        }
+    }
+
+    fn count_add(&mut self, p: &Path) {
+        let c = &mut self.counts[p.peer.0 as usize];
+        c.received += 1;
+        c.accepted += !p.rejected() as u64;
+    }
+
+    fn count_remove(&mut self, p: &Path) {
+        let c = &mut self.counts[p.peer.0 as usize];
+        c.received -= 1;
+        c.accepted -= !p.rejected() as u64;
+    }
+
+    /// Inserts or replaces `path` (whose attribute reference the table takes over).
+    #[inline]
+    pub fn upsert<K: Key>(&mut self, t: &mut Table<K>, key: K, path: Path) {
+        let d = t.entry(key).or_default();
+        if let Some(i) = d.paths.iter().position(|p| p.peer == path.peer && p.path_id == path.path_id) {
+            let old = d.paths[i];
+            if old.attrs == path.attrs && old.flags == path.flags {
+                // Implicit withdraw of an identical path: nothing changes.
+                self.store.release(path.attrs);
+                return;
+            }
+            d.paths[i] = path;
+            self.count_remove(&old);
+            self.count_add(&path);
+            if old.attrs == path.attrs && old.rejected() == path.rejected() {
+                // Only the stale flag changed: selection unaffected (RFC 4724 §4.2 keeps
+                // stale routes eligible).
+                self.store.release(path.attrs);
+                return;
+            }
+            self.store.release(old.attrs);
+            self.recompute(key, d);
+            return;
+        }
+        self.count_add(&path);
+        if d.paths.is_empty() {
+            d.paths.push(path);
+            let n = best::eligible(&path, &self.store) as u8;
+            d.nbest = n;
+            if n > 0 {
+                self.counts[path.peer.0 as usize].best += 1;
+                self.mark_dirty(key, d);
+            }
+            return;
+        }
+        let skip = d.nbest > 0
+            && (!best::eligible(&path, &self.store)
+                || best::strictly_worse_pre(&path, &d.paths[0], &self.store, &self.ranks, &self.best));
+        d.paths.push(path);
+        if !skip {
+            self.recompute(key, d);
+        }
+    }
+
+    /// Removes the path `(peer, path_id)` of `key`, if present.
+    pub fn remove<K: Key>(&mut self, t: &mut Table<K>, key: K, peer: PeerId, path_id: u32) {
+        let Some(d) = t.get_mut(&key) else { return };
+        let Some(i) = d.paths.iter().position(|p| p.peer == peer && p.path_id == path_id) else { return };
+        let was_selected = i < d.nbest as usize;
+        let old = d.paths.remove(i);
+        self.count_remove(&old);
+        if was_selected {
+            self.recompute(key, d);
+        } else if d.nbest == 0 {
+            // Nothing was selected: the remaining paths cannot become eligible by this.
+        } else if !self.best.always_compare_med {
+            // Deterministic MED: removing a group winner can change the outcome.
+            self.recompute(key, d);
+        }
+        self.store.release(old.attrs);
+        if d.paths.is_empty() && !d.dirty {
+            t.remove(&key);
+        }
+    }
+
+    /// Removes every path for which `f` holds; returns how many.
+    pub fn remove_where<K: Key>(&mut self, t: &mut Table<K>, f: impl Fn(&Path) -> bool) -> usize {
+        let mut removed = 0;
+        t.retain(|&key, d| {
+            if !d.paths.iter().any(&f) {
+                return true;
+            }
+            let old: SmallVec<[(PeerId, u32, AttrId); 4]> =
+                d.paths[..d.nbest as usize].iter().map(|p| (p.peer, p.path_id, p.attrs)).collect();
+            let mut gone: SmallVec<[Path; 2]> = SmallVec::new();
+            d.paths.retain(|p| {
+                if f(p) {
+                    gone.push(*p);
+                    false
+                } else {
+                    true
+                }
+            });
+            let n =
+                if d.paths.is_empty() { 0 } else { best::select(&mut d.paths, &self.store, &self.ranks, &self.best) };
+            d.nbest = n;
+            let changed = old.len() != n as usize
+                || old.iter().zip(d.paths.iter()).any(|(o, p)| *o != (p.peer, p.path_id, p.attrs));
+            if changed {
+                if let Some(o) = old.first() {
+                    self.counts[o.0 .0 as usize].best -= 1;
+                }
+                if n > 0 {
+                    self.counts[d.paths[0].peer.0 as usize].best += 1;
+                }
+                self.mark_dirty(key, d);
+            }
+            for p in &gone {
+                self.count_remove(p);
+                self.store.release(p.attrs);
+            }
+            removed += gone.len();
+            !d.paths.is_empty() || d.dirty
+        });
+        removed
+    }
+
+    /// Recomputes every prefix of `t`.
+    pub fn recompute_all<K: Key>(&mut self, t: &mut Table<K>) {
+        for (k, d) in t.iter_mut() {
+            self.recompute(*k, d);
+        }
+    }
+
+    /// Sets `flag` on every path for which `f` holds; returns how many.
+    pub fn flag_where<K: Key>(&mut self, t: &mut Table<K>, flag: u8, f: impl Fn(&Path) -> bool) -> usize {
+        let mut n = 0;
+        for d in t.values_mut() {
+            for p in d.paths.iter_mut().filter(|p| f(p)) {
+                p.flags |= flag;
+                n += 1;
+            }
+        }
+        n
+    }
+}
