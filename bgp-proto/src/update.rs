@@ -249,7 +249,7 @@ impl Update {
                 other_attrs = true;
             }
             if ctx.four_octet_as && matches!(t, type_code::AS4_PATH | type_code::AS4_AGGREGATOR) {
-                // RFC 6793 §3: "A NEW BGP speaker that receives the AS4_PATH attribute and
+                // RFC 6793 §4.1: "A NEW BGP speaker that receives the AS4_PATH attribute and
                 // the AS4_AGGREGATOR attribute in an UPDATE message from a NEW BGP speaker
                 // MUST discard these path attributes and continue processing the UPDATE".
                 faults.push(
@@ -319,7 +319,10 @@ impl Update {
             head.action = Action::SessionReset;
             return Err(head);
         }
-        head.salvaged = Some(Box::new(u));
+        // Only the two non-fatal actions come with the salvaged UPDATE.
+        if worst <= Action::TreatAsWithdraw {
+            head.salvaged = Some(Box::new(u));
+        }
         Err(head)
     }
 
