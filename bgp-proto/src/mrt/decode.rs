@@ -4,6 +4,7 @@ use super::attrs::decode_attribute_block;
 use super::types::*;
 use super::{bgp4mp, mrt_type, td2};
 use crate::ctx::DecodeCtx;
+use crate::error::{code, DecodeError, ErrorKind};
 use crate::message::Message;
 use crate::reader::{Reader, Short};
 use crate::types::{Afi, AfiSafi, FamilySet, Safi};
@@ -126,11 +127,29 @@ fn message(body: &[u8], as4: bool, add_path: bool) -> R<Bgp4mpMessage> {
         extended_message: true,
         external: false,
     };
+    let mut add_path_inferred = false;
     let (message, error) = match Message::decode(r.rest(), &ctx) {
         Ok(m) => (Some(m), None),
+        // BIRD before RFC 8050 logged ADD-PATH sessions under the plain subtypes: when
+        // the NLRI do not parse, and do parse with path identifiers, take those.
+        Err(e) if !add_path && e.code == code::UPDATE_MESSAGE && nlri_fault(&e) => {
+            let ap = DecodeCtx { add_path: FamilySet::all_typed(), ..ctx };
+            match Message::decode(r.rest(), &ap) {
+                Ok(m) => {
+                    add_path_inferred = true;
+                    (Some(m), None)
+                }
+                Err(_) => (None, Some(Box::new(MessageError::from(&e)))),
+            }
+        }
         Err(e) => (None, Some(Box::new(MessageError::from(&e)))),
     };
-    Ok(Bgp4mpMessage { peer_as, local_as, interface_index, peer_ip, local_ip, message, error })
+    Ok(Bgp4mpMessage { peer_as, local_as, interface_index, peer_ip, local_ip, add_path_inferred, message, error })
+}
+
+/// Whether an UPDATE error is an NLRI that does not parse (RFC 7606 §5.3, §7.11).
+fn nlri_fault(e: &DecodeError) -> bool {
+    matches!(e.kind, ErrorKind::BadNlri(_) | ErrorKind::BadMpAttribute { .. })
 }
 
 fn peer_index_table(body: &[u8]) -> R<PeerIndexTable> {

@@ -99,6 +99,10 @@ pub struct Bgp4mpMessage {
     pub peer_ip: IpAddr,
     /// Local address.
     pub local_ip: IpAddr,
+    /// The record's subtype is not an ADDPATH one, but the NLRI only parse with path
+    /// identifiers (BIRD wrote such records before RFC 8050), so they were read with them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub add_path_inferred: bool,
     /// The decoded message, when it decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<Message>,

@@ -187,14 +187,15 @@ impl<W: Write> MrtWriter<W> {
     }
 
     /// Writes a record this writer supports: a BGP4MP message (as MESSAGE_AS4, or
-    /// MESSAGE_AS4_ADDPATH when the record's subtype is an ADDPATH one), a
+    /// MESSAGE_AS4_ADDPATH when the record's subtype is an ADDPATH one or path
+    /// identifiers were inferred), a
     /// PEER_INDEX_TABLE, or an IPv4/IPv6 RIB record (ADDPATH when the record's subtype
     /// is). The header's timestamp and microseconds are kept; the length is recomputed.
     pub fn write_record(&mut self, r: &MrtRecord) -> Result<(), MrtWriteError> {
         let h = &r.header;
         match &r.body {
             MrtBody::Bgp4mpMessage(m) => {
-                let add_path = h.subtype >= bgp4mp::MESSAGE_ADDPATH;
+                let add_path = h.subtype >= bgp4mp::MESSAGE_ADDPATH || m.add_path_inferred;
                 self.write_bgp4mp_message(h.timestamp, h.microseconds, m, add_path)
             }
             MrtBody::PeerIndexTable(t) => self.write_peer_index_table(h.timestamp, t),
