@@ -61,7 +61,7 @@ mod tests;
 
 pub use collision::resolve_collision;
 pub use config::{FamilyConfig, GracefulRestartConfig, MaxPrefix, PeerAs, Role, SessionConfig};
-pub use established::SendError;
+pub use established::{treat_as_withdraw, SendError};
 pub use io::{Direction, DownReason, Input, Output, Warning};
 pub use negotiate::{AddPathNegotiated, GrNegotiated, Negotiated};
 pub use state::State;
@@ -253,6 +253,7 @@ impl Session {
     }
 
     /// The peer's BGP Identifier, once its OPEN was received (for collision detection).
+    #[doc(alias = "bgp_id_of_peer")]
     pub fn peer_bgp_id(&self) -> Option<Ipv4Addr> {
         self.neg.as_ref().map(|n| n.peer_id)
     }

@@ -73,3 +73,18 @@ fn second_connection_is_refused() {
     assert!(matches!(o[..], [Output::RefuseConnection { remote }] if remote == addr("10.0.0.2:7")));
     assert_eq!(h.s.state(), State::OpenSent);
 }
+
+#[test]
+fn collision_lost_before_open_sent_closes_silently() {
+    let mut cfg = cfg_a();
+    cfg.delay_open = Some(secs(5));
+    let mut h = H::new(cfg);
+    h.input(Input::Start);
+    h.connected();
+    let o = h.input(Input::CollisionLost);
+    assert!(sent_bytes(&o).is_empty());
+    assert!(has(&o, |x| matches!(x, Output::CloseConnection)));
+    assert_eq!(h.s.state(), State::Idle);
+    // Without a connection there is nothing to lose.
+    assert!(h.input(Input::CollisionLost).is_empty());
+}

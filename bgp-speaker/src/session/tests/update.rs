@@ -105,14 +105,14 @@ fn treat_as_withdraw_function_merges_and_splits_families() {
         ],
         ..Default::default()
     };
-    let out = super::super::established::treat_as_withdraw(u);
+    let out = treat_as_withdraw(u);
     assert_eq!(out.len(), 1);
     assert_eq!(
         out[0].mp_unreach().unwrap().withdrawn,
         MpNlri::Ipv6(vec![p6("2001:db8:2::/48"), p6("2001:db8:1::/48")])
     );
     // Nothing to withdraw: nothing produced (an empty UPDATE would be End-of-RIB).
-    assert!(super::super::established::treat_as_withdraw(Update::default()).is_empty());
+    assert!(treat_as_withdraw(Update::default()).is_empty());
 }
 
 #[test]
@@ -311,4 +311,15 @@ fn route_refresh_not_negotiated_refuses_to_send() {
     assert_eq!(h.s.send_route_refresh(AfiSafi::IPV4_UNICAST, h.now), Err(SendError::NotNegotiated("route refresh")));
     let o = h.msg(Message::RouteRefresh(RouteRefresh::request(AfiSafi::IPV4_UNICAST)));
     assert!(matches!(o[..], [Output::Warning(Warning::RouteRefreshIgnored(_))]));
+}
+
+#[test]
+fn prefix_count_outside_established_is_ignored() {
+    let mut cfg = cfg_a();
+    cfg.max_prefix =
+        vec![MaxPrefix { family: AfiSafi::IPV4_UNICAST, limit: 1, warning_percent: 50, restart_after: None }];
+    let mut h = H::new(cfg);
+    h.drive_open_sent();
+    assert!(h.input(Input::PrefixCount { family: AfiSafi::IPV4_UNICAST, count: 10 }).is_empty());
+    assert_eq!(h.s.state(), State::OpenSent);
 }
