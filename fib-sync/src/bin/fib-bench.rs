@@ -155,9 +155,10 @@ fn print_rows(rows: &[Row], floor: f64) {
 
 fn bench_ours(n: usize, idle: u64, rows: &mut Vec<Row>) -> Option<Cpu> {
     let ns = Netns::new(&format!("ours-{n}"));
-    let (fib, _events) = FibSync::start(Config { netns: Some(ns.path()), ..Config::default() }).expect("start");
+    let (fib, mut events) = FibSync::start(Config { netns: Some(ns.path()), ..Config::default() }).expect("start");
     fib.flush_blocking().unwrap();
     fib.converged();
+    while events.try_recv().is_ok() {}
     let routes: Vec<DesiredRoute> =
         (0..n).map(|i| DesiredRoute::new(IpNet::new(IpAddr::V4(addr(i)), 32).unwrap(), RouteKind::Blackhole)).collect();
     let (c0, t0) = (rusage(libc::RUSAGE_SELF), Instant::now());
@@ -165,6 +166,15 @@ fn bench_ours(n: usize, idle: u64, rows: &mut Vec<Row>) -> Option<Cpu> {
     let st = fib.flush_blocking().unwrap();
     let (wall, cpu) = (t0.elapsed().as_secs_f64(), diff(c0, rusage(libc::RUSAGE_SELF)));
     assert_eq!((st.installed, st.failed), (n, 0), "{st:?}");
+    // Our own notifications are filtered in the kernel, so the event socket must not
+    // have overflowed (an overflow would show as a Resynced event and a full re-dump).
+    let mut resyncs = 0;
+    while let Ok(e) = events.try_recv() {
+        if e == fib_sync::FibEvent::Resynced {
+            resyncs += 1;
+        }
+    }
+    println!("fib-sync add {n}: event-socket overflows (re-dumps): {resyncs}");
     let me = std::process::id();
     // The namespace's count, read through a child in it, confirms the kernel agrees.
     let count = sh("ip", &["-n", &ns.0, "route", "show", "proto", "bird"]).lines().count();
