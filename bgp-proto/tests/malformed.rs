@@ -261,7 +261,7 @@ fn mp_unreach_nlri_overrun_disables_family_s7_12() {
 
 #[test]
 fn s7_1_origin_undefined_value() {
-    let b = update(&[], &h(&format!("40 01 01 03  40 02 06 02 01 0000fde8  40 03 04 c0000201")), &h(N));
+    let b = update(&[], &h("40 01 01 03  40 02 06 02 01 0000fde8  40 03 04 c0000201"), &h(N));
     let e = err(&b, &d4());
     check(&e, 23, 3, 6, TAW, &h("40 01 01 03"));
     let s = e.salvaged_update().unwrap();
