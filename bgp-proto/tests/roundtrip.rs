@@ -329,7 +329,7 @@ fn ctx_and_message() -> impl Strategy<Value = (DecodeCtx, EncodeCtx, Message)> {
 // ----- properties ----------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
 
     /// decode(encode(m)) == m, and the bytes are canonical: encode(decode(b)) == b.
     #[test]
