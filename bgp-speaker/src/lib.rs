@@ -6,3 +6,6 @@
 pub mod net;
 pub mod rib;
 pub mod session;
+pub mod driver;
+
+pub use driver::{NeighborConfig, PeerStatus, Speaker, SpeakerConfig, SpeakerError, SpeakerHandle};

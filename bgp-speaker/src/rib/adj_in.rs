@@ -104,8 +104,17 @@ pub(crate) struct Core {
 impl Core {
     /// Recomputes the best path and ECMP set of `d`; queues the prefix when they changed.
     fn recompute<K: Key>(&mut self, key: K, d: &mut Dest) {
-        let old: SmallVec<[(PeerId, u32, AttrId); 4]> =
-            d.paths[..d.nbest as usize].iter().map(|p| (p.peer, p.path_id, p.attrs)).collect();
+        let old = Self::selection(d);
+        self.recompute_from(key, d, old);
+    }
+
+    /// The current best path and ECMP set of `d`.
+    fn selection(d: &Dest) -> SmallVec<[(PeerId, u32, AttrId); 4]> {
+        d.paths[..(d.nbest as usize).min(d.paths.len())].iter().map(|p| (p.peer, p.path_id, p.attrs)).collect()
+    }
+
+    /// Recomputes `d` given the selection it had before the caller changed its paths.
+    fn recompute_from<K: Key>(&mut self, key: K, d: &mut Dest, old: SmallVec<[(PeerId, u32, AttrId); 4]>) {
         let n = best::select(&mut d.paths, &self.store, &self.ranks, &self.best);
         d.nbest = n;
         let changed =
@@ -178,7 +187,7 @@ impl Core {
         }
         let skip = d.nbest > 0
             && (!best::eligible(&path, &self.store)
-                || best::strictly_worse_pre(&path, &d.paths[0], &self.store, &self.ranks, &self.best));
+                || best::cannot_change(&path, &d.paths[0], &self.store, &self.ranks, &self.best));
         d.paths.push(path);
         if !skip {
             self.recompute(key, d);
@@ -190,10 +199,13 @@ impl Core {
         let Some(d) = t.get_mut(&key) else { return };
         let Some(i) = d.paths.iter().position(|p| p.peer == peer && p.path_id == path_id) else { return };
         let was_selected = i < d.nbest as usize;
+        let before = Self::selection(d);
         let old = d.paths.remove(i);
         self.count_remove(&old);
         if was_selected {
-            self.recompute(key, d);
+            // The selection is compared with what it was before the removal, so losing
+            // the last path is reported as a withdrawal.
+            self.recompute_from(key, d, before);
         } else if d.nbest == 0 {
             // Nothing was selected: the remaining paths cannot become eligible by this.
         } else if !self.best.always_compare_med {

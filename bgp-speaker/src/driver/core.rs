@@ -1,0 +1,502 @@
+//! The core task: owns the RIB and the update groups, reacts to peer events and API
+//! commands, and fans encoded UPDATEs out to the peers.
+
+use super::config::{NeighborConfig, SpeakerConfig};
+use super::peer::{PeerCmd, PeerEvent, PeerTask, Slot};
+use super::{state_name, Cmd, NeighborKind, PeerStatus, RouteEvents, SpeakerError};
+use crate::rib::{BestChange, MemberConfig, OutBatch, OutGroups, PeerId, PeerKind, Rib, RibConfig};
+use crate::session::{Negotiated, PeerAs, State};
+use bgp_proto::{FamilySet, Notification};
+use bytes::Bytes;
+use ipnet::IpNet;
+use rustc_hash::FxHashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc};
+
+struct PeerSlot {
+    cfg: NeighborConfig,
+    kind: NeighborKind,
+    rib_id: Option<PeerId>,
+    tx: mpsc::UnboundedSender<PeerCmd>,
+    queued: Arc<AtomicUsize>,
+    status: PeerStatus,
+    negotiated: Option<Box<Negotiated>>,
+    restarting: bool,
+    removing: bool,
+}
+
+pub(crate) struct Core {
+    cfg: SpeakerConfig,
+    rib: Rib,
+    out: OutGroups,
+    slots: Vec<Option<PeerSlot>>,
+    by_addr: FxHashMap<IpAddr, Slot>,
+    by_rib: FxHashMap<PeerId, Slot>,
+    events_tx: mpsc::Sender<PeerEvent>,
+    routes_tx: broadcast::Sender<RouteEvents>,
+    listeners: Vec<Arc<TcpListener>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Core {
+    pub(crate) fn spawn(
+        cfg: SpeakerConfig,
+        cmds: mpsc::Receiver<Cmd>,
+        routes_tx: broadcast::Sender<RouteEvents>,
+        listeners: Vec<Arc<TcpListener>>,
+    ) {
+        let (events_tx, events_rx) = mpsc::channel(4096);
+        let mut rc = RibConfig::new(cfg.local_as, cfg.router_id);
+        rc.cluster_id = cfg.cluster_id;
+        rc.best = cfg.best_path;
+        let mut core = Core {
+            rib: Rib::new(rc),
+            out: OutGroups::new(),
+            slots: Vec::new(),
+            by_addr: FxHashMap::default(),
+            by_rib: FxHashMap::default(),
+            events_tx,
+            routes_tx,
+            listeners,
+            shutdown: None,
+            cfg,
+        };
+        for n in std::mem::take(&mut core.cfg.neighbors) {
+            if let Err(e) = core.add_peer(n, NeighborKind::Static) {
+                tracing::error!(error = %e, "neighbour not added");
+            }
+        }
+        for d in &core.cfg.dynamic {
+            if let Some(key) = &d.template.transport.md5_key {
+                core.listener_md5(d.range, Some(key));
+            }
+        }
+        tokio::spawn(core.run(cmds, events_rx));
+    }
+
+    async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut events: mpsc::Receiver<PeerEvent>) {
+        loop {
+            tokio::select! {
+                c = cmds.recv() => match c {
+                    Some(c) => self.command(c),
+                    None => break,
+                },
+                Some(e) = events.recv() => self.event(e),
+            }
+            // Drain whatever else is ready, then export once: a burst of UPDATEs
+            // becomes one Loc-RIB diff.
+            for _ in 0..4096 {
+                match events.try_recv() {
+                    Ok(e) => self.event(e),
+                    Err(_) => break,
+                }
+            }
+            self.flush();
+            if self.shutdown.is_some() && self.slots.iter().all(Option::is_none) {
+                break;
+            }
+        }
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    fn listener_md5(&self, range: IpNet, key: Option<&[u8]>) {
+        for l in &self.listeners {
+            let same_family = l.local_addr().map(|a| a.is_ipv4() == range.addr().is_ipv4()).unwrap_or(false);
+            if same_family {
+                if let Err(e) = crate::net::listener_md5(l, range, key) {
+                    tracing::error!(%range, error = %e, "cannot set the TCP MD5 key on the listener");
+                }
+            }
+        }
+    }
+
+    fn add_peer(&mut self, mut n: NeighborConfig, kind: NeighborKind) -> Result<Slot, SpeakerError> {
+        if self.by_addr.contains_key(&n.address) {
+            return Err(SpeakerError::DuplicatePeer(n.address));
+        }
+        if kind == NeighborKind::Dynamic {
+            n.session.passive = true;
+        }
+        if let Some(key) = &n.transport.md5_key {
+            if kind == NeighborKind::Static {
+                self.listener_md5(IpNet::from(n.address), Some(key));
+            }
+        }
+        let slot = self.slots.iter().position(Option::is_none).unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (tx, _task) = PeerTask::spawn(
+            slot,
+            SocketAddr::new(n.address, n.port),
+            n.transport.clone(),
+            n.session.clone(),
+            self.events_tx.clone(),
+            queued.clone(),
+        );
+        let asn = match &n.session.peer_as {
+            PeerAs::Exact(a) => Some(*a),
+            _ => None,
+        };
+        let status = PeerStatus {
+            address: n.address,
+            asn,
+            kind,
+            rr_client: n.rr_client,
+            state: state_name(State::Idle),
+            since: SystemTime::now(),
+            counts: Default::default(),
+            advertised: 0,
+            flaps: 0,
+            last_error: None,
+            end_of_rib: Vec::new(),
+            description: n.description.clone(),
+        };
+        self.by_addr.insert(n.address, slot);
+        self.slots[slot] = Some(PeerSlot {
+            cfg: n,
+            kind,
+            rib_id: None,
+            tx,
+            queued,
+            status,
+            negotiated: None,
+            restarting: false,
+            removing: false,
+        });
+        Ok(slot)
+    }
+
+    fn command(&mut self, c: Cmd) {
+        match c {
+            Cmd::AddPeer(n, tx) => {
+                let _ = tx.send(self.add_peer(*n, NeighborKind::Static).map(|_| ()));
+            }
+            Cmd::RemovePeer(a, tx) => {
+                let r = match self.by_addr.get(&a).copied() {
+                    Some(s) => {
+                        self.stop_peer(s, Notification::new(bgp_proto::error::code::CEASE, 3, Bytes::new()));
+                        Ok(())
+                    }
+                    None => Err(SpeakerError::NoSuchPeer(a)),
+                };
+                let _ = tx.send(r);
+            }
+            Cmd::Originate(p, a) => self.rib.originate(p, a),
+            Cmd::WithdrawLocal(p) => self.rib.withdraw_local(p),
+            Cmd::Peers(tx) => {
+                let v = self
+                    .slots
+                    .iter()
+                    .flatten()
+                    .map(|s| {
+                        let mut st = s.status.clone();
+                        if let Some(id) = s.rib_id {
+                            st.counts = self.rib.peer_counts(id);
+                        }
+                        st
+                    })
+                    .collect();
+                let _ = tx.send(v);
+            }
+            Cmd::Routes(p, tx) => {
+                let v = match p {
+                    Some(p) => vec![(p, self.rib.routes(p))],
+                    None => {
+                        let mut prefixes = Vec::new();
+                        self.rib.for_each_best(|p, _| prefixes.push(p));
+                        prefixes.sort();
+                        prefixes.into_iter().map(|p| (p, self.rib.routes(p))).collect()
+                    }
+                };
+                let _ = tx.send(v);
+            }
+            Cmd::Refresh(a, tx) => {
+                let r = match self.by_addr.get(&a).and_then(|&s| self.slots[s].as_ref()) {
+                    Some(s) => {
+                        for f in s.negotiated.iter().flat_map(|n| n.families.iter()) {
+                            let _ = s.tx.send(PeerCmd::RequestRefresh(*f));
+                        }
+                        Ok(())
+                    }
+                    None => Err(SpeakerError::NoSuchPeer(a)),
+                };
+                let _ = tx.send(r);
+            }
+            Cmd::Incoming(stream, remote) => self.incoming(stream, remote),
+            Cmd::Shutdown(msg, tx) => {
+                let n = match msg {
+                    Some(m) => Notification::cease_with_message(2, &m),
+                    None => Notification::new(bgp_proto::error::code::CEASE, 2, Bytes::new()),
+                };
+                for s in 0..self.slots.len() {
+                    if self.slots[s].is_some() {
+                        self.stop_peer(s, n.clone());
+                    }
+                }
+                self.shutdown = Some(tx);
+            }
+        }
+    }
+
+    fn stop_peer(&mut self, s: Slot, n: Notification) {
+        if let Some(p) = self.slots[s].as_mut() {
+            p.removing = true;
+            let _ = p.tx.send(PeerCmd::Shutdown(Some(n)));
+        }
+    }
+
+    /// A connection arrived: hand it to its neighbour, or create a dynamic one, or
+    /// refuse it with a logged reason.
+    fn incoming(&mut self, stream: tokio::net::TcpStream, remote: SocketAddr) {
+        let ip = canonical(remote.ip());
+        if let Some(&s) = self.by_addr.get(&ip) {
+            if let Some(p) = &self.slots[s] {
+                let _ = p.tx.send(PeerCmd::Inbound(stream));
+            }
+            return;
+        }
+        let Some(d) = self.cfg.dynamic.iter().find(|d| d.range.contains(&ip)).cloned() else {
+            tracing::warn!(%remote, "refused connection: no neighbour or dynamic range matches the source");
+            return;
+        };
+        let in_range = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|p| p.kind == NeighborKind::Dynamic && d.range.contains(&p.cfg.address))
+            .count();
+        if in_range >= d.limit {
+            tracing::warn!(%remote, range = %d.range, limit = d.limit, "refused connection: dynamic range is full");
+            return;
+        }
+        let mut n = d.template.clone();
+        n.address = ip;
+        match self.add_peer(n, NeighborKind::Dynamic) {
+            Ok(s) => {
+                tracing::info!(%remote, range = %d.range, "accepted dynamic neighbour");
+                if let Some(p) = &self.slots[s] {
+                    let _ = p.tx.send(PeerCmd::Inbound(stream));
+                }
+            }
+            Err(e) => tracing::warn!(%remote, error = %e, "refused connection"),
+        }
+    }
+
+    fn event(&mut self, e: PeerEvent) {
+        match e {
+            PeerEvent::State(s, st) => {
+                if let Some(p) = self.slots[s].as_mut() {
+                    p.status.state = state_name(st);
+                    p.status.since = SystemTime::now();
+                }
+            }
+            PeerEvent::Established(s, n, local) => self.established(s, n, local),
+            PeerEvent::Update(s, u) => {
+                if let Some(id) = self.rib_id(s) {
+                    self.rib.apply_update(id, &u);
+                }
+            }
+            PeerEvent::RouteRefresh(s, r) => self.route_refresh(s, r),
+            PeerEvent::EndOfRib(s, f) => {
+                if let Some(p) = self.slots[s].as_mut() {
+                    tracing::debug!(peer = %p.cfg.address, family = %f, "End-of-RIB received");
+                    p.status.end_of_rib.push(f.to_string());
+                }
+            }
+            PeerEvent::Restarting(s, fams) => {
+                if let (Some(id), Some(p)) = (self.rib_id(s), self.slots[s].as_mut()) {
+                    p.restarting = true;
+                    self.rib.mark_stale(id, &fams);
+                    self.out.leave(id);
+                }
+            }
+            PeerEvent::StaleSweep(s, fams) => {
+                if let Some(id) = self.rib_id(s) {
+                    for f in fams {
+                        self.rib.sweep_stale(id, f);
+                    }
+                }
+            }
+            PeerEvent::FamilyDisabled(s, f) => {
+                // RFC 7606 §2: AFI/SAFI disable drops the peer's routes of the family.
+                if let Some(id) = self.rib_id(s) {
+                    self.rib.mark_stale(id, &[f]);
+                    self.rib.sweep_stale(id, f);
+                    self.rib.peer_up(id, None);
+                }
+            }
+            PeerEvent::Down(s, _reason, sent, received) => {
+                let id = self.rib_id(s);
+                if let Some(p) = self.slots[s].as_mut() {
+                    p.status.flaps += 1;
+                    p.status.last_error = match (&sent, &received) {
+                        (Some(n), _) => Some(format!("sent {}/{}", n.code, n.subcode)),
+                        (None, Some(n)) => Some(format!("received {}/{}", n.code, n.subcode)),
+                        _ => p.status.last_error.take(),
+                    };
+                    p.negotiated = None;
+                    p.status.end_of_rib.clear();
+                    let restarting = std::mem::take(&mut p.restarting);
+                    if let Some(id) = id {
+                        if !restarting {
+                            self.rib.peer_down(id);
+                        }
+                        self.out.leave(id);
+                    }
+                    if p.kind == NeighborKind::Dynamic && !restarting {
+                        // Dynamic neighbours live as long as their session (as BIRD's).
+                        self.stop_peer(s, Notification::new(bgp_proto::error::code::CEASE, 3, Bytes::new()));
+                    }
+                }
+            }
+            PeerEvent::Exited(s) => {
+                if let Some(p) = self.slots[s].take() {
+                    self.by_addr.remove(&p.cfg.address);
+                    if let Some(id) = p.rib_id {
+                        self.rib.peer_down(id);
+                        self.out.leave(id);
+                        self.by_rib.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn rib_id(&self, s: Slot) -> Option<PeerId> {
+        self.slots.get(s)?.as_ref()?.rib_id
+    }
+
+    fn established(&mut self, s: Slot, n: Box<Negotiated>, local: SocketAddr) {
+        let Some(p) = self.slots[s].as_mut() else { return };
+        let internal = n.peer_asn == self.cfg.local_as;
+        let kind = match (internal, p.cfg.rr_client) {
+            (false, _) => PeerKind::Ebgp,
+            (true, true) => PeerKind::RrClient,
+            (true, false) => PeerKind::Ibgp,
+        };
+        let id = match p.rib_id {
+            Some(id) => id,
+            None => {
+                let mut rc = crate::rib::PeerConfig::new(p.cfg.address, n.peer_asn, n.peer_id, kind);
+                rc.allow_own_as = p.cfg.allow_own_as;
+                rc.next_hop = p.cfg.next_hop;
+                rc.send_med = p.cfg.send_med;
+                rc.import_policy = p.cfg.import.clone().map(|pol| self.rib.add_policy(pol));
+                rc.export_policy = p.cfg.export.clone().map(|pol| self.rib.add_policy(pol));
+                let id = self.rib.add_peer(rc);
+                p.rib_id = Some(id);
+                self.by_rib.insert(id, s);
+                id
+            }
+        };
+        p.status.asn = Some(n.peer_asn);
+        self.rib.peer_up(id, Some(n.peer_id));
+        let families: FamilySet = n.families.iter().copied().collect();
+        let member = MemberConfig {
+            ctx: n.encode_ctx.clone(),
+            families,
+            nh_self_v4: match local.ip() {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            },
+            nh_self_v6: match local.ip() {
+                IpAddr::V6(a) => Some((a, None)),
+                IpAddr::V4(_) => None,
+            },
+        };
+        let fams = n.families.clone();
+        p.negotiated = Some(n);
+        // The full table for the new member, then End-of-RIB per family (RFC 4724 §2).
+        let (_, batches) = self.out.join(&self.rib, id, member);
+        self.send_batches(batches);
+        if let Some(p) = self.slots[s].as_ref() {
+            let _ = p.tx.send(PeerCmd::EndOfRib(fams));
+        }
+    }
+
+    fn route_refresh(&mut self, s: Slot, r: bgp_proto::RouteRefresh) {
+        use bgp_proto::RefreshSubtype;
+        let Some(id) = self.rib_id(s) else { return };
+        match r.subtype {
+            RefreshSubtype::Request => {
+                let enhanced =
+                    self.slots[s].as_ref().and_then(|p| p.negotiated.as_ref()).is_some_and(|n| n.enhanced_rr);
+                let tx = self.slots[s].as_ref().map(|p| p.tx.clone());
+                // RFC 7313 §4: wrap the re-advertisement in BoRR / EoRR.
+                if let (true, Some(tx)) = (enhanced, &tx) {
+                    let _ = tx.send(PeerCmd::RefreshMarker(r.family, true));
+                }
+                let b = self.out.refresh(id, Some(r.family));
+                self.send_batches(b);
+                if let (true, Some(tx)) = (enhanced, &tx) {
+                    let _ = tx.send(PeerCmd::RefreshMarker(r.family, false));
+                }
+            }
+            // RFC 7313 §4: BoRR marks the peer's routes stale, EoRR sweeps what was not
+            // re-announced.
+            RefreshSubtype::BeginOfRefresh => {
+                self.rib.mark_stale(id, &[r.family]);
+                self.rib.peer_up(id, None);
+            }
+            RefreshSubtype::EndOfRefresh => {
+                self.rib.sweep_stale(id, r.family);
+            }
+            RefreshSubtype::Other(_) => {}
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.rib.has_changes() {
+            return;
+        }
+        let changes: Vec<BestChange> = self.rib.drain_changes();
+        let batches = self.out.process(&self.rib, &changes);
+        self.send_batches(batches);
+        let _ = self.routes_tx.send(Arc::new(changes));
+    }
+
+    fn send_batches(&mut self, batches: Vec<OutBatch>) {
+        let limit = self.cfg.max_queued_bytes;
+        for b in batches {
+            if b.bytes.is_empty() {
+                continue;
+            }
+            for id in self.out.recipients(&b) {
+                let Some(&s) = self.by_rib.get(&id) else { continue };
+                let Some(p) = self.slots[s].as_mut() else { continue };
+                if p.removing {
+                    continue;
+                }
+                let q = p.queued.fetch_add(b.bytes.len(), Ordering::Relaxed) + b.bytes.len();
+                if q > limit {
+                    // The peer cannot keep up: reset it rather than buffer without bound
+                    // (RFC 4486 Cease/8 Out of Resources). It gets the full table again
+                    // when it comes back.
+                    p.queued.store(0, Ordering::Relaxed);
+                    tracing::warn!(peer = %p.cfg.address, queued = q, limit, "peer too slow: resetting it");
+                    let n = Notification::new(bgp_proto::error::code::CEASE, 8, Bytes::new());
+                    let _ = p.tx.send(PeerCmd::Reset(n));
+                    self.out.leave(id);
+                    continue;
+                }
+                let _ = p.tx.send(PeerCmd::Send(b.bytes.clone()));
+            }
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 sources (from a dual-stack listener) as plain IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}

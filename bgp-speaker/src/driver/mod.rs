@@ -1,0 +1,209 @@
+//! The tokio driver and the embedding API.
+//!
+//! [`Speaker::start`] spawns one core task that owns the RIB and the update groups, one
+//! task per neighbour that owns its [`Session`](crate::session::Session) and socket, and
+//! one accept task per listen address. They talk over channels:
+//!
+//! - peer → core: a bounded channel, so a busy core slows reading from peers (TCP
+//!   back-pressure) instead of buffering without bound;
+//! - core → peer: encoded UPDATE bytes shared by the whole update group, with a per-peer
+//!   byte budget ([`SpeakerConfig::max_queued_bytes`]); a peer that exceeds it is reset
+//!   with Cease/8 rather than stalling the others.
+//!
+//! The core drains every ready event before it runs export, so a burst of UPDATEs is
+//! coalesced into one Loc-RIB diff and one set of UPDATEs per group.
+
+mod config;
+mod core;
+mod peer;
+
+pub use config::{DynamicNeighbors, NeighborConfig, SpeakerConfig};
+
+use crate::rib::{BestChange, PathAttrs, PeerCounts, Prefix, RouteInfo};
+use crate::session::State;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Errors of the embedding API.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerError {
+    /// The speaker has shut down.
+    #[error("the speaker is not running")]
+    Stopped,
+    /// A neighbour with this address exists already.
+    #[error("neighbour {0} exists already")]
+    DuplicatePeer(IpAddr),
+    /// No neighbour with this address.
+    #[error("no neighbour {0}")]
+    NoSuchPeer(IpAddr),
+    /// A socket could not be opened.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The kind of neighbour, as status shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NeighborKind {
+    /// Configured statically.
+    Static,
+    /// Accepted from a dynamic range.
+    Dynamic,
+}
+
+/// A neighbour's state and counters.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PeerStatus {
+    /// Address.
+    pub address: IpAddr,
+    /// The peer's AS, once known.
+    pub asn: Option<u32>,
+    /// Static or dynamic.
+    pub kind: NeighborKind,
+    /// Route-reflector client.
+    pub rr_client: bool,
+    /// Session state.
+    pub state: String,
+    /// When the state last changed.
+    pub since: SystemTime,
+    /// Prefixes received, accepted and best.
+    pub counts: PeerCounts,
+    /// Prefixes advertised (UPDATE bytes queued to it, in messages, is not tracked per
+    /// prefix; this counts prefixes in its update group's Adj-RIB-Out).
+    pub advertised: u64,
+    /// Times the session went down.
+    pub flaps: u64,
+    /// The last NOTIFICATION sent or received, as "sent 6/2" / "received 2/2".
+    pub last_error: Option<String>,
+    /// Families whose End-of-RIB the peer has sent since the session came up.
+    pub end_of_rib: Vec<String>,
+    /// Description.
+    pub description: String,
+}
+
+/// A batch of Loc-RIB best-path changes, shared by all subscribers.
+pub type RouteEvents = Arc<Vec<BestChange>>;
+
+pub(crate) enum Cmd {
+    AddPeer(Box<NeighborConfig>, oneshot::Sender<Result<(), SpeakerError>>),
+    RemovePeer(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
+    Originate(Prefix, PathAttrs),
+    WithdrawLocal(Prefix),
+    Peers(oneshot::Sender<Vec<PeerStatus>>),
+    Routes(Option<Prefix>, oneshot::Sender<Vec<(Prefix, Vec<RouteInfo>)>>),
+    Refresh(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
+    Incoming(tokio::net::TcpStream, SocketAddr),
+    Shutdown(Option<String>, oneshot::Sender<()>),
+}
+
+/// A running speaker.
+pub struct Speaker;
+
+impl Speaker {
+    /// Binds the listeners and starts the core, the neighbours and the accept loops.
+    pub async fn start(cfg: SpeakerConfig) -> Result<SpeakerHandle, SpeakerError> {
+        let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+        let (routes_tx, _) = broadcast::channel(1024);
+        let mut listeners = Vec::new();
+        for a in &cfg.listen {
+            listeners.push(Arc::new(crate::net::listen(*a, 1024)?));
+        }
+        let local_addrs = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+        for l in &listeners {
+            let (l, tx) = (l.clone(), cmd_tx.clone());
+            tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((s, remote)) => {
+                            if tx.send(Cmd::Incoming(s, remote)).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+        }
+        core::Core::spawn(cfg, cmd_rx, routes_tx.clone(), listeners);
+        Ok(SpeakerHandle { cmd: cmd_tx, routes: routes_tx, local_addrs })
+    }
+}
+
+/// A handle to a running speaker; cheap to clone.
+#[derive(Clone)]
+pub struct SpeakerHandle {
+    cmd: mpsc::Sender<Cmd>,
+    routes: broadcast::Sender<RouteEvents>,
+    local_addrs: Vec<SocketAddr>,
+}
+
+impl SpeakerHandle {
+    async fn ask<T>(&self, f: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, SpeakerError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(f(tx)).await.map_err(|_| SpeakerError::Stopped)?;
+        rx.await.map_err(|_| SpeakerError::Stopped)
+    }
+
+    /// The addresses the listeners are bound to (useful with port 0).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Adds a neighbour at run time.
+    pub async fn add_peer(&self, n: NeighborConfig) -> Result<(), SpeakerError> {
+        self.ask(|tx| Cmd::AddPeer(Box::new(n), tx)).await?
+    }
+
+    /// Removes a neighbour: Cease/3 (Peer De-configured), and its routes are withdrawn.
+    pub async fn remove_peer(&self, addr: IpAddr) -> Result<(), SpeakerError> {
+        self.ask(|tx| Cmd::RemovePeer(addr, tx)).await?
+    }
+
+    /// Originates a prefix with these attributes (next hop: the session address,
+    /// unless set).
+    pub async fn originate(&self, prefix: Prefix, attrs: PathAttrs) -> Result<(), SpeakerError> {
+        self.cmd.send(Cmd::Originate(prefix, attrs)).await.map_err(|_| SpeakerError::Stopped)
+    }
+
+    /// Withdraws a prefix originated with [`originate`](Self::originate).
+    pub async fn withdraw(&self, prefix: Prefix) -> Result<(), SpeakerError> {
+        self.cmd.send(Cmd::WithdrawLocal(prefix)).await.map_err(|_| SpeakerError::Stopped)
+    }
+
+    /// Loc-RIB best-path changes, in batches. A subscriber that falls behind gets
+    /// `RecvError::Lagged` and should re-read the table with [`routes`](Self::routes).
+    pub fn subscribe(&self) -> broadcast::Receiver<RouteEvents> {
+        self.routes.subscribe()
+    }
+
+    /// Every neighbour's state and counters.
+    pub async fn peers(&self) -> Result<Vec<PeerStatus>, SpeakerError> {
+        self.ask(Cmd::Peers).await
+    }
+
+    /// All paths for one prefix, or for every prefix.
+    pub async fn routes(&self, prefix: Option<Prefix>) -> Result<Vec<(Prefix, Vec<RouteInfo>)>, SpeakerError> {
+        self.ask(|tx| Cmd::Routes(prefix, tx)).await
+    }
+
+    /// Asks a neighbour to re-send its routes (route refresh), e.g. after an import
+    /// policy change.
+    pub async fn refresh(&self, addr: IpAddr) -> Result<(), SpeakerError> {
+        self.ask(|tx| Cmd::Refresh(addr, tx)).await?
+    }
+
+    /// Stops every session with Cease/2 (Administrative Shutdown) carrying `message`
+    /// (RFC 9003), and ends the speaker.
+    pub async fn shutdown(&self, message: Option<String>) -> Result<(), SpeakerError> {
+        self.ask(|tx| Cmd::Shutdown(message, tx)).await
+    }
+}
+
+fn state_name(s: State) -> String {
+    format!("{s:?}")
+}

@@ -1,0 +1,424 @@
+//! One task per neighbour: it owns the sans-IO [`Session`], the TCP connection and the
+//! connect attempts, and turns session outputs into socket writes and core events.
+
+use crate::net::{self, TransportOpts};
+use crate::session::{
+    resolve_collision, Direction, DownReason, Input, Negotiated, Output, Session, SessionConfig, State,
+};
+use bgp_proto::{AfiSafi, EncodeCtx, Message, Notification, RouteRefresh, Update};
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Index of a neighbour in the core's table.
+pub(crate) type Slot = usize;
+
+/// What the core asks of a peer task.
+#[derive(Debug)]
+pub(crate) enum PeerCmd {
+    /// Write these (already encoded) UPDATE bytes.
+    Send(Bytes),
+    /// Send End-of-RIB for these families (RFC 4724 §2).
+    EndOfRib(Vec<AfiSafi>),
+    /// Send a BoRR or EoRR marker (RFC 7313).
+    RefreshMarker(AfiSafi, bool),
+    /// Ask the peer to re-send its routes (RFC 2918).
+    RequestRefresh(AfiSafi),
+    /// An accepted connection from this peer.
+    Inbound(TcpStream),
+    /// Stop the session with this NOTIFICATION and end the task.
+    Shutdown(Option<Notification>),
+    /// Stop the session with this NOTIFICATION, drop what is queued, and start again.
+    Reset(Notification),
+}
+
+/// What a peer task tells the core.
+#[derive(Debug)]
+pub(crate) enum PeerEvent {
+    State(Slot, State),
+    Established(Slot, Box<Negotiated>, SocketAddr),
+    Update(Slot, Update),
+    RouteRefresh(Slot, RouteRefresh),
+    EndOfRib(Slot, AfiSafi),
+    Restarting(Slot, Vec<AfiSafi>),
+    StaleSweep(Slot, Vec<AfiSafi>),
+    FamilyDisabled(Slot, AfiSafi),
+    Down(Slot, DownReason, Option<Notification>, Option<Notification>),
+    Exited(Slot),
+}
+
+struct Conn {
+    reader: OwnedReadHalf,
+    writer: mpsc::UnboundedSender<Bytes>,
+    writer_task: JoinHandle<()>,
+    rbuf: BytesMut,
+    local: SocketAddr,
+}
+
+/// The task's state.
+pub(crate) struct PeerTask {
+    slot: Slot,
+    remote: SocketAddr,
+    opts: TransportOpts,
+    cfg: SessionConfig,
+    session: Session,
+    conn: Option<Conn>,
+    connecting: Option<JoinHandle<std::io::Result<TcpStream>>>,
+    pending_inbound: Option<TcpStream>,
+    events: mpsc::Sender<PeerEvent>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl PeerTask {
+    pub(crate) fn spawn(
+        slot: Slot,
+        remote: SocketAddr,
+        opts: TransportOpts,
+        cfg: SessionConfig,
+        events: mpsc::Sender<PeerEvent>,
+        queued: Arc<AtomicUsize>,
+    ) -> (mpsc::UnboundedSender<PeerCmd>, JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        let mut session = Session::new(cfg.clone(), now);
+        session.handle(Input::Start, now);
+        let t = PeerTask {
+            slot,
+            remote,
+            opts,
+            cfg,
+            session,
+            conn: None,
+            connecting: None,
+            pending_inbound: None,
+            events,
+            queued,
+        };
+        (tx, tokio::spawn(t.run(rx)))
+    }
+
+    async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<PeerCmd>) {
+        loop {
+            if !self.drain_outputs().await {
+                break;
+            }
+            let deadline = self.session.next_deadline().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None | Some(PeerCmd::Shutdown(None)) => {
+                        self.session.stop(None, Instant::now());
+                        let _ = self.drain_outputs().await;
+                        break;
+                    }
+                    Some(PeerCmd::Shutdown(Some(n))) => {
+                        self.session.stop(Some(n), Instant::now());
+                        let _ = self.drain_outputs().await;
+                        break;
+                    }
+                    Some(c) => self.command(c),
+                },
+                r = read_some(&mut self.conn) => self.on_read(r),
+                r = join_connect(&mut self.connecting) => self.on_connected(r),
+                _ = sleep_until(deadline) => self.session.handle_timeout(Instant::now()),
+            }
+        }
+        self.close_conn();
+        let _ = self.events.send(PeerEvent::Exited(self.slot)).await;
+    }
+
+    fn command(&mut self, c: PeerCmd) {
+        let now = Instant::now();
+        match c {
+            PeerCmd::Send(b) => {
+                if let Some(conn) = &self.conn {
+                    if self.session.state() == State::Established {
+                        let _ = conn.writer.send(b);
+                        return;
+                    }
+                }
+                release(&self.queued, b.len());
+            }
+            PeerCmd::EndOfRib(fams) => {
+                for f in fams {
+                    let _ = self.session.send_end_of_rib(f, now);
+                }
+            }
+            PeerCmd::RefreshMarker(f, begin) => {
+                let _ = self.session.send_refresh_marker(f, begin, now);
+            }
+            PeerCmd::RequestRefresh(f) => {
+                let _ = self.session.send_route_refresh(f, now);
+            }
+            PeerCmd::Inbound(s) => self.inbound(s),
+            PeerCmd::Reset(n) => {
+                self.session.stop(Some(n), now);
+                self.flush_sends_and_close();
+                self.session.handle(Input::Start, now);
+            }
+            PeerCmd::Shutdown(_) => {}
+        }
+    }
+
+    /// An accepted connection: adopt it, hold it for collision resolution, or refuse it
+    /// (RFC 4271 §6.8).
+    fn inbound(&mut self, s: TcpStream) {
+        let now = Instant::now();
+        if self.conn.is_none() && self.session.accepts_connection() {
+            if let Some(c) = self.connecting.take() {
+                c.abort();
+            }
+            self.attach(s, Direction::Inbound, now);
+            return;
+        }
+        match self.session.state() {
+            State::OpenSent => {
+                // The peer's BGP ID is not known yet: decide once its OPEN arrives.
+                if let Some(old) = self.pending_inbound.replace(s) {
+                    refuse(old, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
+                }
+            }
+            State::OpenConfirm => self.resolve(s),
+            _ => refuse(s, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new())),
+        }
+    }
+
+    /// Collision resolution once the peer's BGP ID is known (RFC 4271 §6.8).
+    fn resolve(&mut self, s: TcpStream) {
+        let now = Instant::now();
+        let (Some(remote_id), Some(remote_as), Some(dir)) =
+            (self.session.peer_bgp_id(), self.session.peer_asn(), self.session.direction())
+        else {
+            refuse(s, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
+            return;
+        };
+        let survivor = resolve_collision(self.cfg.router_id, self.cfg.local_asn, remote_id, remote_as);
+        if survivor == dir {
+            refuse(s, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
+            return;
+        }
+        // The existing connection loses: it sends Cease/7 and closes; a fresh session
+        // takes the new connection.
+        self.session.handle(Input::CollisionLost, now);
+        self.flush_sends_and_close();
+        self.session = Session::new(self.cfg.clone(), now);
+        self.session.handle(Input::Start, now);
+        self.attach(s, Direction::Inbound, now);
+    }
+
+    fn attach(&mut self, s: TcpStream, direction: Direction, now: Instant) {
+        let _ = net::apply_accepted(&s, &self.opts);
+        let (Ok(local), Ok(remote)) = (s.local_addr(), s.peer_addr()) else {
+            self.session.handle(Input::TcpConnectFailed, now);
+            return;
+        };
+        let (r, mut w) = s.into_split();
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();
+        let queued = self.queued.clone();
+        // Bytes queued for an earlier connection died with it.
+        queued.store(0, Ordering::Relaxed);
+        let writer_task = tokio::spawn(async move {
+            // The writer flushes everything queued, then closes its half, so a
+            // NOTIFICATION queued just before a close still goes out.
+            while let Some(b) = wrx.recv().await {
+                let n = b.len();
+                let ok = w.write_all(&b).await.is_ok();
+                release(&queued, n);
+                if !ok {
+                    break;
+                }
+            }
+            let _ = w.shutdown().await;
+        });
+        self.conn = Some(Conn { reader: r, writer: wtx, writer_task, rbuf: BytesMut::with_capacity(64 << 10), local });
+        self.session.handle(Input::TcpConnected { local, remote, direction }, now);
+    }
+
+    fn on_read(&mut self, r: std::io::Result<usize>) {
+        let now = Instant::now();
+        match r {
+            Ok(0) | Err(_) => {
+                self.close_conn();
+                self.session.handle(Input::TcpClosed, now);
+            }
+            Ok(_) => {
+                let max = self.session.max_frame_len();
+                while let Some(conn) = self.conn.as_mut() {
+                    match bgp_proto::frame(&conn.rbuf, max) {
+                        Ok(Some(len)) => {
+                            let f = conn.rbuf.split_to(len).freeze();
+                            self.session.handle(Input::Frame(f), now);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            conn.rbuf.clear();
+                            self.session.handle(Input::FrameError(e), now);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_connected(&mut self, r: std::io::Result<TcpStream>) {
+        let now = Instant::now();
+        self.connecting = None;
+        match r {
+            Ok(s) if self.conn.is_none() => self.attach(s, Direction::Outbound, now),
+            Ok(s) => drop(s),
+            Err(e) => {
+                tracing::debug!(peer = %self.remote, error = %e, "connect failed");
+                self.session.handle(Input::TcpConnectFailed, now);
+            }
+        }
+    }
+
+    fn close_conn(&mut self) {
+        // Dropping the reader and the writer's sender: the writer task drains what was
+        // queued (the closing NOTIFICATION included) and shuts the socket down. A peer
+        // that does not read gets two seconds, then the writer is cut off, so a stuck
+        // peer cannot pin memory.
+        if let Some(c) = self.conn.take() {
+            let Conn { writer, writer_task, .. } = c;
+            drop(writer);
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                writer_task.abort();
+            });
+        }
+    }
+
+    fn flush_sends_and_close(&mut self) {
+        while let Some(o) = self.session.poll_output() {
+            if let (Output::Send(b), Some(c)) = (&o, &self.conn) {
+                self.queued.fetch_add(b.len(), Ordering::Relaxed);
+                let _ = c.writer.send(b.clone());
+            }
+        }
+        self.close_conn();
+    }
+
+    /// Carries out the session's outputs. Returns false when the core is gone.
+    async fn drain_outputs(&mut self) -> bool {
+        while let Some(o) = self.session.poll_output() {
+            let ev = match o {
+                Output::Connect => {
+                    if self.conn.is_none() && self.connecting.is_none() {
+                        let (remote, opts) = (self.remote, self.opts.clone());
+                        self.connecting = Some(tokio::spawn(async move { net::connect(remote, &opts).await }));
+                    }
+                    None
+                }
+                Output::Send(b) => {
+                    if let Some(c) = &self.conn {
+                        self.queued.fetch_add(b.len(), Ordering::Relaxed);
+                        let _ = c.writer.send(b);
+                    }
+                    None
+                }
+                Output::CloseConnection => {
+                    self.close_conn();
+                    if let Some(c) = self.connecting.take() {
+                        c.abort();
+                    }
+                    None
+                }
+                Output::RefuseConnection { .. } | Output::SetTimer(..) | Output::CancelTimer(_) => None,
+                Output::StateChanged { to, .. } => {
+                    if to == State::OpenConfirm {
+                        if let Some(s) = self.pending_inbound.take() {
+                            self.resolve(s);
+                        }
+                    }
+                    Some(PeerEvent::State(self.slot, to))
+                }
+                Output::Established(n) => {
+                    let local =
+                        self.conn.as_ref().map(|c| c.local).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    if let Some(s) = self.pending_inbound.take() {
+                        refuse(s, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
+                    }
+                    Some(PeerEvent::Established(self.slot, n, local))
+                }
+                Output::Update(u) => Some(PeerEvent::Update(self.slot, u)),
+                Output::RouteRefresh(r) => Some(PeerEvent::RouteRefresh(self.slot, r)),
+                Output::EndOfRib(f) => Some(PeerEvent::EndOfRib(self.slot, f)),
+                Output::FamilyDisabled { family, error } => {
+                    tracing::warn!(peer = %self.remote, %family, error = %error, "address family disabled (RFC 7606)");
+                    Some(PeerEvent::FamilyDisabled(self.slot, family))
+                }
+                Output::PeerRestarting { families_preserved, .. } => {
+                    Some(PeerEvent::Restarting(self.slot, families_preserved))
+                }
+                Output::StaleSweep { families } => Some(PeerEvent::StaleSweep(self.slot, families)),
+                Output::Down { reason, notification_sent, notification_received } => {
+                    tracing::info!(peer = %self.remote, ?reason, sent = ?notification_sent, received = ?notification_received, "session down");
+                    Some(PeerEvent::Down(self.slot, reason, notification_sent, notification_received))
+                }
+                Output::Warning(w) => {
+                    tracing::warn!(peer = %self.remote, warning = ?w, "session warning");
+                    None
+                }
+            };
+            if let Some(ev) = ev {
+                // A bounded channel: a slow core pauses reading from this peer (TCP
+                // back-pressure), never the other way round.
+                if self.events.send(ev).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Counts `n` queued bytes as written, never going below zero.
+fn release(q: &AtomicUsize, n: usize) {
+    let _ = q.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
+}
+
+/// Sends `n` on a connection we refuse, then closes it.
+fn refuse(mut s: TcpStream, n: Notification) {
+    tokio::spawn(async move {
+        if let Ok(b) = Message::Notification(n).to_bytes(&EncodeCtx::default()) {
+            let _ = s.write_all(&b).await;
+        }
+        let _ = s.shutdown().await;
+    });
+}
+
+async fn read_some(conn: &mut Option<Conn>) -> std::io::Result<usize> {
+    match conn {
+        Some(c) => {
+            if c.rbuf.capacity() - c.rbuf.len() < 4096 {
+                c.rbuf.reserve(64 << 10);
+            }
+            c.reader.read_buf(&mut c.rbuf).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn join_connect(h: &mut Option<JoinHandle<std::io::Result<TcpStream>>>) -> std::io::Result<TcpStream> {
+    match h {
+        Some(j) => match j.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(d: Option<tokio::time::Instant>) {
+    match d {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
