@@ -131,18 +131,36 @@ pub(crate) fn eligible(p: &Path, store: &AttrStore) -> bool {
     !p.rejected() && store.key(p.attrs).nh_ok
 }
 
-/// Whether a new path `p` is certainly no better than the current best `best` and
-/// cannot join its ECMP set: strictly worse on steps 0-3. Then (even with
-/// deterministic MED) neither the best nor the ECMP set changes.
+/// Whether adding the new path `p` leaves the best path `best` and its ECMP set
+/// unchanged, so that no recomputation is needed.
+///
+/// True when `p` loses to `best` on all steps (MED only when comparable) and is not
+/// ECMP-equal to it. Then, with deterministic MED: if `p` is in `best`'s neighbour-AS
+/// group, `best` stays the group winner; otherwise `p` can at most replace the winner
+/// of its own group, and it loses to `best` in the cross-group order (which is total).
 #[inline]
-pub(crate) fn strictly_worse_pre(
+pub(crate) fn cannot_change(
     p: &Path,
     best: &Path,
     store: &AttrStore,
     ranks: &[PeerRank],
     cfg: &BestPathConfig,
 ) -> bool {
-    cmp_pre(&Cand::new(p, store, ranks, cfg), &Cand::new(best, store, ranks, cfg)) == Ordering::Greater
+    let (c, b) = (Cand::new(p, store, ranks, cfg), Cand::new(best, store, ranks, cfg));
+    let always = cfg.always_compare_med;
+    let pre = cmp_pre(&c, &b);
+    if pre == Ordering::Greater {
+        return true;
+    }
+    if pre == Ordering::Less {
+        return false;
+    }
+    let rest = cmp_med(&c, &b, always).then_with(|| cmp_ebgp(&c, &b));
+    if rest == Ordering::Equal && cfg.max_paths > 1 && (cfg.multipath_relax || c.k.neigh_as == b.k.neigh_as) {
+        // May join the ECMP set.
+        return false;
+    }
+    rest.then_with(|| cmp_post(&c, &b)) == Ordering::Greater
 }
 
 /// Selects the best path and the ECMP set among `paths` and reorders them: the best
