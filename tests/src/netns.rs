@@ -259,7 +259,32 @@ pub fn veth(
     b_dev: &str,
     b_addrs: &[IpNet],
 ) -> io::Result<(LinkEnd, LinkEnd)> {
-    a.ip(&["link", "add", a_dev, "type", "veth", "peer", "name", b_dev, "netns", &b.name])?;
+    veth_with_macs(a, a_dev, None, a_addrs, b, b_dev, None, b_addrs)
+}
+
+/// Like [`veth`], with fixed MAC addresses (set before the link comes up, so the IPv6
+/// link-local addresses derived from them are fixed too: recordings stay byte-identical).
+#[allow(clippy::too_many_arguments)]
+pub fn veth_with_macs(
+    a: &Netns,
+    a_dev: &str,
+    a_mac: Option<&str>,
+    a_addrs: &[IpNet],
+    b: &Netns,
+    b_dev: &str,
+    b_mac: Option<&str>,
+    b_addrs: &[IpNet],
+) -> io::Result<(LinkEnd, LinkEnd)> {
+    let mut args = vec!["link", "add", a_dev];
+    if let Some(m) = a_mac {
+        args.extend(["address", m]);
+    }
+    args.extend(["type", "veth", "peer", "name", b_dev]);
+    if let Some(m) = b_mac {
+        args.extend(["address", m]);
+    }
+    args.extend(["netns", &b.name]);
+    a.ip(&args)?;
     for (ns, dev, addrs) in [(a, a_dev, a_addrs), (b, b_dev, b_addrs)] {
         for addr in addrs {
             ns.add_addr(dev, *addr)?;

@@ -148,6 +148,7 @@ fn interop(
     a_as: u32,
     b_as: u32,
     link: u8,
+    md5: Option<&str>,
 ) {
     let na = Netns::new("t-a").expect("a");
     let nb = Netns::new("t-b").expect("b");
@@ -164,6 +165,10 @@ fn interop(
         &[IpNet::new(b4.into(), 24).expect("n"), IpNet::new(b6.into(), 64).expect("n")],
     )
     .expect("veth");
+    let with_md5 = |n: Neighbor| match md5 {
+        Some(pw) => n.md5(pw),
+        None => n,
+    };
     let ra = vec![
         Route::new("10.244.1.0/26").community(64512, 1).large(64512, 1, 1).med(5),
         Route::new("fd00:10:244:1::/122"),
@@ -173,11 +178,13 @@ fn interop(
         Route::new("10.244.2.64/26"),
         Route::new("fd00:10:244:2::/122"),
     ];
-    let sa =
-        PeerSpec::new("a", a_as, a4).v6(a6).neighbor(Neighbor::new(b4.into(), b_as).add_path(AddPath::Both)).routes(ra);
+    let sa = PeerSpec::new("a", a_as, a4)
+        .v6(a6)
+        .neighbor(with_md5(Neighbor::new(b4.into(), b_as).add_path(AddPath::Both)))
+        .routes(ra);
     let sb = PeerSpec::new("b", b_as, b4)
         .v6(b6)
-        .neighbor(Neighbor::new(a4.into(), a_as).passive(true).add_path(AddPath::Both))
+        .neighbor(with_md5(Neighbor::new(a4.into(), a_as).passive(true).add_path(AddPath::Both)))
         .routes(rb);
     let mut db = b(&nb, sb);
     let mut da = a(&na, sa);
@@ -210,6 +217,7 @@ fn bird_and_frr_peer_ibgp() {
         64512,
         64512,
         110,
+        None,
     );
 }
 
@@ -224,6 +232,7 @@ fn gobgp_and_exabgp_peer_ebgp() {
         64512,
         65001,
         111,
+        None,
     );
 }
 
@@ -238,6 +247,7 @@ fn frr_and_gobgp_peer_ebgp() {
         64512,
         65001,
         112,
+        None,
     );
 }
 
@@ -252,5 +262,23 @@ fn exabgp_and_bird_peer_ebgp() {
         65001,
         64512,
         113,
+        None,
+    );
+}
+
+#[test]
+fn bird_and_frr_peer_with_tcp_md5() {
+    if !lab_ok() || !have("bird") || !have("vtysh") {
+        return;
+    }
+    interop(
+        |ns, s| Box::new(Frr::start(ns, s).expect("frr")),
+        |ns, s| Box::new(Bird::start(ns, s).expect("bird")),
+        // iBGP: over eBGP BIRD adds a link-local IPv6 next hop, which FRR without zebra
+        // (no interface info) treats as an error and resets the session in a loop.
+        64512,
+        64512,
+        114,
+        Some("s3cret"),
     );
 }

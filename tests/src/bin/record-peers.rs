@@ -78,6 +78,8 @@ struct Scenario {
     name: String,
     our_as: u32,
     add_path: bool,
+    /// The daemon dials and our responder accepts (else the daemon is passive).
+    daemon_dials: bool,
 }
 
 impl Scenario {
@@ -91,7 +93,9 @@ impl Scenario {
 
 fn scenarios() -> Vec<Scenario> {
     let mut v = vec![];
-    let mut add = |kind, name: &str, our_as, add_path| v.push(Scenario { kind, name: name.into(), our_as, add_path });
+    let mut add = |kind, name: &str, our_as, add_path| {
+        v.push(Scenario { kind, name: name.into(), our_as, add_path, daemon_dials: name.ends_with("-active") })
+    };
     for k in [Kind::Bird, Kind::Frr] {
         add(k, "ibgp", NODE_AS, false);
         add(k, "ibgp-addpath", NODE_AS, true);
@@ -103,6 +107,9 @@ fn scenarios() -> Vec<Scenario> {
         add(k, "ibgp-addpath", NODE_AS, true);
         add(k, "ebgp", EBGP_AS, false);
     }
+    // The daemon opens the connection: its OPEN comes first, ours answers it.
+    add(Kind::Bird, "ibgp-addpath-active", NODE_AS, true);
+    add(Kind::Frr, "ebgp-active", EBGP_AS, false);
     v
 }
 
@@ -143,12 +150,16 @@ fn pair(n: u8) -> io::Result<(Netns, Netns, Ipv4Addr, Ipv6Addr, Ipv4Addr, Ipv6Ad
     let (a4, a6, b4, b6) = link_addrs(n);
     let a = Netns::new("rec")?;
     let b = Netns::new("peer")?;
-    netns::veth(
+    // Fixed MACs: IPv6 link-local next hops (BIRD sends them) are then the same every run.
+    let (ma, mb) = (format!("02:00:c6:12:{n:02x}:01"), format!("02:00:c6:12:{n:02x}:02"));
+    netns::veth_with_macs(
         &a,
         "a0",
+        Some(&ma),
         &[net(a4.into(), 24), net(a6.into(), 64)],
         &b,
         "b0",
+        Some(&mb),
         &[net(b4.into(), 24), net(b6.into(), 64)],
     )?;
     Ok((a, b, a4, a6, b4, b6))
@@ -223,15 +234,32 @@ fn record_one(sc: &Scenario, n: u8, out: &Path) -> io::Result<Vec<serde_json::Va
     let ap = if sc.add_path { AddPath::Both } else { AddPath::Off };
     let spec = PeerSpec::new(sc.kind.name(), NODE_AS, b4)
         .v6(b6)
-        .neighbor(Neighbor::new(a4.into(), sc.our_as).passive(true).add_path(ap))
+        .neighbor(Neighbor::new(a4.into(), sc.our_as).passive(!sc.daemon_dials).add_path(ap))
         .routes(routes(sc.ibgp()));
+    let listener = if sc.daemon_dials { Some(ours.tcp_listen(SocketAddr::new(a4.into(), 179))?) } else { None };
     let mut daemon = sc.kind.start(&peer, spec)?;
     let version = daemon.version()?;
-    let target = SocketAddr::new(b4.into(), 179);
-    let stream =
-        tests::poll("daemon to accept a connection", Duration::from_secs(20), Duration::from_millis(250), || {
-            Ok(ours.tcp_connect(target, Duration::from_secs(1)).ok())
-        })?;
+    let stream = match &listener {
+        Some(l) => {
+            l.set_nonblocking(true)?;
+            let (s, _) = tests::poll("daemon to connect", Duration::from_secs(30), Duration::from_millis(100), || {
+                match l.accept() {
+                    Ok(x) => Ok(Some(x)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })?;
+            s.set_nonblocking(false)?;
+            s
+        }
+        None => {
+            let target = SocketAddr::new(b4.into(), 179);
+            tests::poll("daemon to accept a connection", Duration::from_secs(20), Duration::from_millis(250), || {
+                Ok(ours.tcp_connect(target, Duration::from_secs(1)).ok())
+            })?
+        }
+    };
+    drop(listener);
     let mut r = Responder::new(stream)?;
     let params = wire::OpenParams {
         asn: sc.our_as,
@@ -244,8 +272,13 @@ fn record_one(sc: &Scenario, n: u8, out: &Path) -> io::Result<Vec<serde_json::Va
         enhanced_route_refresh: sc.kind != Kind::ExaBgp,
     };
     let our_open_msg = wire::open(&params);
-    r.send(&our_open_msg)?;
+    if !sc.daemon_dials {
+        r.send(&our_open_msg)?;
+    }
     let their_open_msg = r.expect("OPEN", Duration::from_secs(15), |m| m[18] == wire::OPEN)?;
+    if sc.daemon_dials {
+        r.send(&our_open_msg)?;
+    }
     let their = wire::parse_open(&their_open_msg).ok_or_else(|| io::Error::other("bad OPEN"))?;
     let ours_parsed = wire::parse_open(&our_open_msg).expect("our OPEN parses");
     r.send(&wire::keepalive())?;
@@ -342,6 +375,7 @@ fn pair_scenarios() -> Vec<PairScenario> {
             name: "ibgp-addpath",
         },
         PairScenario { a: Kind::GoBgp, b: Kind::ExaBgp, a_as: NODE_AS, b_as: EBGP_AS, add_path: false, name: "ebgp" },
+        PairScenario { a: Kind::GoBgp, b: Kind::Bird, a_as: EBGP_AS, b_as: NODE_AS, add_path: false, name: "ebgp" },
     ]
 }
 
@@ -473,7 +507,8 @@ messages concatenated (16-byte marker, length, type, body), nothing else.\n\n\
 - `pair-<a>-<b>-<scenario>.<x>.bgp`: what daemon `x` sent to the other, extracted from\n\
   `pair-<a>-<b>-<scenario>.pcap` (`tcpdump -w` on the veth) by `tests/src/pcap.rs`.\n\n\
 Session script (responder scenarios): the daemon is passive, holds the routes below,\n\
-the responder dials it, waits for End-of-RIB of IPv4 and IPv6 unicast, sends a\n\
+the responder dials it (`*-active`: the daemon dials, the responder accepts and answers\n\
+its OPEN with ours), waits for End-of-RIB of IPv4 and IPv6 unicast, sends a\n\
 ROUTE-REFRESH for IPv4 unicast (the daemon resends, with BoRR/EoRR when enhanced\n\
 route refresh is negotiated), then the daemon withdraws `10.244.9.0/24` and\n\
 `fd00:10:244:9::/64` (BIRD: config rewrite + `birdc configure`; FRR: `no network`\n\
@@ -489,7 +524,10 @@ Routes (daemon AS 64512; LOCAL_PREF 200 only on iBGP):\n\n\
 | 10.244.9.0/24, fd00:10:244:9::/64 (withdrawn later) | 64512:999 | | |\n\n\
 Pair captures use the same shapes, shifted to 10.244.20.x / fd00:10:244:1400:: for\n\
 daemon b. Next hops: IPv4 198.18.N.2 (or .1), IPv6 fd00:198:18:N::2 (BIRD may add a\n\
-link-local as second next hop).\n\n\
+link-local as second next hop: it does in\n\
+`pair-gobgp-bird-ebgp.bird.bgp`, a 32-byte MP_REACH next hop; MACs are fixed per link, so\n\
+the link-local is the same every run). Byte-identical across runs except GoBGP, which\n\
+sends the same messages in a varying order.\n\n\
 Decoding notes per file (also in `index.json`, machine-readable): `add_path_in_stream`\n\
 lists the families whose NLRI in *this* direction carry 4-byte path IDs (sender offered\n\
 send, receiver offered receive). `four_octet_as`: both sides sent capability 65, so\n\

@@ -110,7 +110,9 @@ fn route_line(r: &Route) -> String {
     }
 }
 
-/// Renders a BIRD 2 config for `spec`.
+/// Renders a BIRD 2 config for `spec`. `protocol direct` feeds connected prefixes into
+/// the tables (to resolve iBGP next hops); BGP exports only static and BGP routes, so
+/// link prefixes are not advertised.
 pub fn render(spec: &PeerSpec) -> String {
     let mut c = String::new();
     let _ = writeln!(c, "router id {};", spec.router_id);
@@ -159,7 +161,8 @@ pub fn render(spec: &PeerSpec) -> String {
             if !on {
                 continue;
             }
-            let _ = write!(c, "  {fam} {{ import all; export all; add paths {add_paths};");
+            let _ =
+                write!(c, "  {fam} {{ import all; export where source ~ [RTS_STATIC, RTS_BGP]; add paths {add_paths};");
             if n.next_hop_self {
                 c.push_str(" next hop self;");
             }
