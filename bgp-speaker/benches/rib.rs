@@ -145,6 +145,23 @@ fn bench(c: &mut Criterion) {
         )
     });
 
+    g.bench_function("insert_1M_prefixes_1_peer_reserved", |b| {
+        b.iter_batched(
+            || {
+                let (mut rib, peers) = rib_with_peers(1);
+                rib.reserve(N1, 0);
+                (rib, peers)
+            },
+            |(mut rib, peers)| {
+                for u in &ups {
+                    rib.apply_update(peers[0], u);
+                }
+                rib
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
     const N10: usize = 100_000;
     let ups10: Vec<Vec<Update>> = (0..10).map(|p| updates(p, N10)).collect();
     g.throughput(Throughput::Elements(10 * N10 as u64));

@@ -176,6 +176,13 @@ impl Rib {
         rib
     }
 
+    /// Reserves room for `v4` more IPv4 and `v6` more IPv6 prefixes (e.g. the expected
+    /// full-table size), avoiding rehashing while the table fills.
+    pub fn reserve(&mut self, v4: usize, v6: usize) {
+        self.v4.reserve(v4);
+        self.v6.reserve(v6);
+    }
+
     /// The settings.
     pub fn config(&self) -> &RibConfig {
         &self.cfg
