@@ -265,7 +265,13 @@ impl Update {
                 continue;
             }
             match attr::decode_value(fl, t, v, ctx) {
-                Ok(value) => u.attributes.push(Attribute { flags: fl & 0xe0, value }),
+                Ok(value) => {
+                    // The Extended Length bit is kept only where the sender chose it for a
+                    // short value, so a re-encoding matches the sender's bytes; for long
+                    // values it is implied.
+                    let keep = if vlen <= 255 { 0xf0 } else { 0xe0 };
+                    u.attributes.push(Attribute { flags: fl & keep, value })
+                }
                 Err(f) => {
                     let e = DecodeError::new(f.kind, at, code::UPDATE_MESSAGE, f.subcode, Bytes::copy_from_slice(raw))
                         .with_action(f.action);

@@ -184,9 +184,11 @@ pub fn expected_flags(type_code: u8) -> Option<u8> {
 
 /// A path attribute: its flags and value.
 ///
-/// `flags` holds the Optional, Transitive and Partial bits; the Extended Length bit is
-/// chosen by the encoder from the value's size, and the four unused low bits are
-/// ignored on receipt (RFC 4271 §4.3).
+/// `flags` holds the Optional, Transitive and Partial bits, and the Extended Length bit
+/// when the sender used the two-octet length for a value that did not need it (BIRD and
+/// FRR do that for MP_REACH_NLRI and AS_PATH), so re-encoding reproduces their bytes.
+/// The encoder sets Extended Length itself for values over 255 octets. The four unused
+/// low bits are ignored on receipt (RFC 4271 §4.3).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Attribute {
     /// Optional | Transitive | Partial bits.

@@ -293,9 +293,9 @@ pub(crate) fn encode_attribute(a: &Attribute, ctx: &EncodeCtx, out: &mut BytesMu
     if len > u16::MAX as usize {
         return Err(EncodeError::FieldOverflow("attribute length"));
     }
-    let mut f = a.flags & (flags::OPTIONAL | flags::TRANSITIVE | flags::PARTIAL);
+    let mut f = a.flags & (flags::OPTIONAL | flags::TRANSITIVE | flags::PARTIAL | flags::EXTENDED_LENGTH);
     out.reserve(4 + len);
-    if len > 255 {
+    if len > 255 || f & flags::EXTENDED_LENGTH != 0 {
         f |= flags::EXTENDED_LENGTH;
         out.put_u8(f);
         out.put_u8(a.type_code());
