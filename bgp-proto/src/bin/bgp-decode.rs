@@ -215,7 +215,7 @@ fn run_stream(file: &str, opts: CtxOpts, out: &mut Out) -> io::Result<()> {
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let s = s.replace("0x", "").replace("0X", "");
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b':').collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("odd number of hex digits".into());
     }
     let val = |c: u8| -> Result<u8, String> {
