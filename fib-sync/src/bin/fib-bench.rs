@@ -166,6 +166,20 @@ fn print_rows(rows: &[Row], floor: f64) {
     }
 }
 
+/// Total time this process's threads spent runnable but waiting for a CPU, from
+/// /proc/self/task/*/schedstat (second field, ns): how much of a wall time is
+/// contention from other work on the machine rather than our own.
+fn runqueue_wait() -> f64 {
+    let mut total = 0u64;
+    if let Ok(dir) = fs::read_dir("/proc/self/task") {
+        for t in dir.flatten() {
+            let s = fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            total += s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    total as f64 / 1e9
+}
+
 fn bench_ours(n: usize, idle: u64, rows: &mut Vec<Row>) -> Option<Cpu> {
     let ns = Netns::new(&format!("ours-{n}"));
     let (fib, mut events) = FibSync::start(Config { netns: Some(ns.path()), ..Config::default() }).expect("start");
@@ -174,10 +188,11 @@ fn bench_ours(n: usize, idle: u64, rows: &mut Vec<Row>) -> Option<Cpu> {
     while events.try_recv().is_ok() {}
     let routes: Vec<DesiredRoute> =
         (0..n).map(|i| DesiredRoute::new(IpNet::new(IpAddr::V4(addr(i)), 32).unwrap(), RouteKind::Blackhole)).collect();
-    let (c0, t0) = (rusage(libc::RUSAGE_SELF), Instant::now());
+    let (c0, t0, q0) = (rusage(libc::RUSAGE_SELF), Instant::now(), runqueue_wait());
     fib.replace_all(routes);
     let st = fib.flush_blocking().unwrap();
     let (wall, cpu) = (t0.elapsed().as_secs_f64(), diff(c0, rusage(libc::RUSAGE_SELF)));
+    let waited = runqueue_wait() - q0;
     assert_eq!((st.installed, st.failed), (n, 0), "{st:?}");
     // Our own notifications are filtered in the kernel, so the event socket must not
     // have overflowed (an overflow would show as a Resynced event and a full re-dump).
@@ -187,7 +202,10 @@ fn bench_ours(n: usize, idle: u64, rows: &mut Vec<Row>) -> Option<Cpu> {
             resyncs += 1;
         }
     }
-    println!("fib-sync add {n}: event-socket overflows (re-dumps): {resyncs}");
+    println!(
+        "fib-sync add {n}: wall {wall:.3} s, cpu {:.3} s, waiting for a CPU {waited:.3} s, event-socket overflows (re-dumps): {resyncs}",
+        cpu.user + cpu.sys
+    );
     let me = std::process::id();
     // The namespace's count, read through a child in it, confirms the kernel agrees.
     let count = sh("ip", &["-n", &ns.0, "route", "show", "proto", "bird"]).lines().count();
