@@ -47,7 +47,7 @@ impl SpeakerConfig {
 }
 
 /// One neighbour: session, transport, and routing settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NeighborConfig {
     /// The neighbour's address.
     pub address: IpAddr,

@@ -3,7 +3,7 @@
 
 use super::config::{NeighborConfig, SpeakerConfig};
 use super::peer::{PeerCmd, PeerEvent, PeerTask, Slot};
-use super::{state_name, Cmd, NeighborKind, PeerStatus, RouteEvents, SpeakerError};
+use super::{state_name, Cmd, NeighborKind, PeerStatus, PeerUpdate, RouteEvents, SpeakerError};
 use crate::rib::{BestChange, MemberConfig, OutBatch, OutGroups, PeerId, PeerKind, Rib, RibConfig};
 use crate::session::{Negotiated, PeerAs, State};
 use bgp_proto::{FamilySet, Notification};
@@ -158,6 +158,7 @@ impl Core {
             last_error: None,
             end_of_rib: Vec::new(),
             description: n.description.clone(),
+            rib_id: None,
         };
         self.by_addr.insert(n.address, slot);
         self.slots[slot] = Some(PeerSlot {
@@ -200,6 +201,8 @@ impl Core {
                         let mut st = s.status.clone();
                         if let Some(id) = s.rib_id {
                             st.counts = self.rib.peer_counts(id);
+                            st.advertised = self.out.peer_path_count(id) as u64;
+                            st.rib_id = Some(id);
                         }
                         st
                     })
@@ -230,6 +233,18 @@ impl Core {
                 };
                 let _ = tx.send(r);
             }
+            Cmd::UpdatePeer(n, tx) => {
+                let _ = tx.send(self.update_peer(*n));
+            }
+            Cmd::SetDynamic(d, tx) => {
+                for r in &d {
+                    if let Some(key) = &r.template.transport.md5_key {
+                        self.listener_md5(r.range, Some(key));
+                    }
+                }
+                self.cfg.dynamic = d;
+                let _ = tx.send(());
+            }
             Cmd::Incoming(stream, remote) => self.incoming(stream, remote),
             Cmd::Shutdown(msg, tx) => {
                 let n = match msg {
@@ -244,6 +259,49 @@ impl Core {
                 self.shutdown = Some(tx);
             }
         }
+    }
+
+    /// New settings for a neighbour: policies are swapped in place, anything else is
+    /// left to the caller (remove and add).
+    fn update_peer(&mut self, mut n: NeighborConfig) -> Result<PeerUpdate, SpeakerError> {
+        let s = *self.by_addr.get(&n.address).ok_or(SpeakerError::NoSuchPeer(n.address))?;
+        let Some(p) = self.slots[s].as_mut() else { return Err(SpeakerError::NoSuchPeer(n.address)) };
+        if p.kind == NeighborKind::Dynamic {
+            n.session.passive = true;
+        }
+        let old = &p.cfg;
+        let mut probe = n.clone();
+        probe.import.clone_from(&old.import);
+        probe.export.clone_from(&old.export);
+        probe.description.clone_from(&old.description);
+        if probe != *old {
+            return Ok(PeerUpdate::NeedsReset);
+        }
+        let (import_changed, export_changed) = (old.import != n.import, old.export != n.export);
+        p.cfg.description = n.description.clone();
+        p.status.description = n.description;
+        if !import_changed && !export_changed {
+            return Ok(PeerUpdate::Unchanged);
+        }
+        p.cfg.import = n.import;
+        p.cfg.export = n.export;
+        let Some(id) = p.rib_id else { return Ok(PeerUpdate::PolicyUpdated) };
+        // Registered policies are never freed; reloads are rare and policies small.
+        let import = p.cfg.import.clone().map(|pol| self.rib.add_policy(pol));
+        let export = p.cfg.export.clone().map(|pol| self.rib.add_policy(pol));
+        self.rib.set_peer_policies(id, import, export);
+        if import_changed {
+            // The Adj-RIB-In holds post-policy paths: ask the peer to send them again
+            // (RFC 2918), with BoRR/EoRR when it speaks enhanced route refresh.
+            for f in p.negotiated.iter().flat_map(|n| n.families.iter()) {
+                let _ = p.tx.send(PeerCmd::RequestRefresh(*f));
+            }
+        }
+        if export_changed {
+            let b = self.out.rejoin(&self.rib, id);
+            self.send_batches(b);
+        }
+        Ok(PeerUpdate::PolicyUpdated)
     }
 
     fn stop_peer(&mut self, s: Slot, n: Notification) {

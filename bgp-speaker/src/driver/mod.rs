@@ -19,7 +19,7 @@ mod peer;
 
 pub use config::{DynamicNeighbors, NeighborConfig, SpeakerConfig};
 
-use crate::rib::{BestChange, PathAttrs, PeerCounts, Prefix, RouteInfo};
+use crate::rib::{BestChange, PathAttrs, PeerCounts, PeerId, Prefix, RouteInfo};
 use crate::session::State;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -81,6 +81,23 @@ pub struct PeerStatus {
     pub end_of_rib: Vec<String>,
     /// Description.
     pub description: String,
+    /// The neighbour's id in the RIB (what [`RouteInfo`]'s `route.peer` refers to), once
+    /// its session has been up.
+    pub rib_id: Option<PeerId>,
+}
+
+/// What [`SpeakerHandle::update_peer`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerUpdate {
+    /// The settings are the same: nothing to do.
+    Unchanged,
+    /// Only the import and/or export policy changed: swapped in place, the session kept;
+    /// a ROUTE-REFRESH was sent for a new import policy, and the Adj-RIB-Out was
+    /// re-evaluated for a new export policy.
+    PolicyUpdated,
+    /// Other settings changed: nothing was done; remove and add the neighbour to apply
+    /// them (that resets the session).
+    NeedsReset,
 }
 
 /// A batch of Loc-RIB best-path changes, shared by all subscribers.
@@ -94,6 +111,8 @@ pub(crate) enum Cmd {
     Peers(oneshot::Sender<Vec<PeerStatus>>),
     Routes(Option<Prefix>, oneshot::Sender<Vec<(Prefix, Vec<RouteInfo>)>>),
     Refresh(IpAddr, oneshot::Sender<Result<(), SpeakerError>>),
+    UpdatePeer(Box<NeighborConfig>, oneshot::Sender<Result<PeerUpdate, SpeakerError>>),
+    SetDynamic(Vec<DynamicNeighbors>, oneshot::Sender<()>),
     Incoming(tokio::net::TcpStream, SocketAddr),
     Shutdown(Option<String>, oneshot::Sender<()>),
 }
@@ -195,6 +214,20 @@ impl SpeakerHandle {
     /// policy change.
     pub async fn refresh(&self, addr: IpAddr) -> Result<(), SpeakerError> {
         self.ask(|tx| Cmd::Refresh(addr, tx)).await?
+    }
+
+    /// Applies new settings to an existing neighbour (static or dynamic) without a
+    /// session reset when only its import/export policy changed; see [`PeerUpdate`].
+    /// For a dynamic neighbour, `passive` is ignored (dynamic neighbours are passive).
+    pub async fn update_peer(&self, n: NeighborConfig) -> Result<PeerUpdate, SpeakerError> {
+        self.ask(|tx| Cmd::UpdatePeer(Box::new(n), tx)).await?
+    }
+
+    /// Replaces the dynamic neighbour ranges for new connections. Neighbours already
+    /// accepted keep their settings (use [`update_peer`](Self::update_peer) or
+    /// [`remove_peer`](Self::remove_peer) on them).
+    pub async fn set_dynamic(&self, ranges: Vec<DynamicNeighbors>) -> Result<(), SpeakerError> {
+        self.ask(|tx| Cmd::SetDynamic(ranges, tx)).await
     }
 
     /// Stops every session with Cease/2 (Administrative Shutdown) carrying `message`

@@ -223,6 +223,16 @@ impl Rib {
         &self.policies[id.0 as usize]
     }
 
+    /// Replaces a peer's import and export policies in place (a configuration reload).
+    /// Paths already held keep the verdict of the old import policy until the peer
+    /// re-sends them (ROUTE-REFRESH); the export side takes effect with
+    /// [`crate::rib::OutGroups::rejoin`].
+    pub fn set_peer_policies(&mut self, id: PeerId, import: Option<PolicyId>, export: Option<PolicyId>) {
+        let c = &mut self.peers[id.0 as usize].config;
+        c.import_policy = import;
+        c.export_policy = export;
+    }
+
     /// Session established: the peer's routes are accepted from now on. `router_id` is
     /// the BGP identifier from its OPEN. Stale routes of a graceful restart stay until
     /// [`Rib::sweep_stale`].

@@ -174,6 +174,36 @@ impl OutGroups {
         (gid, out)
     }
 
+    /// Moves an established peer to the group its (changed) [`crate::rib::PeerConfig`]
+    /// now selects, e.g. after its export policy was replaced, without a session reset:
+    /// what the new group holds is announced to it, and what it had from the old group
+    /// but the new one does not hold is withdrawn. Empty when the peer is in no group.
+    pub fn rejoin(&mut self, rib: &Rib, peer: PeerId) -> Vec<OutBatch> {
+        let Some(gid) = self.group_of(peer) else { return Vec::new() };
+        let Some(Some(g)) = self.groups.get(gid.0 as usize) else { return Vec::new() };
+        let member = g.key.member.clone();
+        let had: Vec<(Prefix, u32)> = g
+            .adj_out
+            .iter()
+            .flat_map(|(p, v)| v.iter().filter(|e| e.src != peer).map(move |e| (*p, e.path_id)))
+            .collect();
+        let (new_gid, mut out) = self.join(rib, peer, member);
+        let g = self.groups[new_gid.0 as usize].take().expect("live group");
+        let mut plan = Plan::default();
+        for (prefix, path_id) in had {
+            let kept = g.adj_out.get(&prefix).is_some_and(|v| v.iter().any(|e| e.path_id == path_id && e.src != peer));
+            if !kept {
+                let add = g.key.member.ctx.add_path(prefix.family());
+                push_nlri(plan.withdraw.entry(Target::Only(peer)).or_default(), prefix, add.then_some(path_id));
+            }
+        }
+        let mut w = self.encode(new_gid, &g, plan);
+        self.groups[new_gid.0 as usize] = Some(g);
+        // Withdrawals first, then the announcements of the new group.
+        w.append(&mut out);
+        w
+    }
+
     /// Removes a peer from its group (session down); an empty group is dropped.
     pub fn leave(&mut self, peer: PeerId) {
         let Some(gid) = self.member_of.remove(&peer) else { return };
