@@ -28,6 +28,8 @@ pub(crate) enum Command {
     Converged,
     Learn(LearnFilter),
     Flush(oneshot::Sender<SyncStatus>),
+    /// Block the driver thread (tests: simulate a consumer that falls behind).
+    Stall(Duration),
     Shutdown,
 }
 
@@ -47,13 +49,18 @@ const RECV_BUF: usize = 1 << 20;
 
 impl Driver {
     /// Open the sockets in the current thread's network namespace.
-    pub fn open(rec: Reconciler, batch: usize, events: mpsc::UnboundedSender<FibEvent>) -> io::Result<Self> {
+    pub fn open(
+        rec: Reconciler,
+        batch: usize,
+        event_rcvbuf: usize,
+        events: mpsc::UnboundedSender<FibEvent>,
+    ) -> io::Result<Self> {
         // Request socket: the batch's error ACKs must fit in its receive buffer.
         let req = NlSocket::open(&[], 32 << 20, 8 << 20, false)?;
         req.set_recv_timeout(Duration::from_secs(10))?;
         // Event socket: a large buffer rides out bursts; overflow (ENOBUFS) is handled
         // by re-reading the kernel's state.
-        let ev = NlSocket::open(&GROUPS, 64 << 20, 1 << 20, true)?;
+        let ev = NlSocket::open(&GROUPS, event_rcvbuf, 1 << 20, true)?;
         if let Err(e) = ev.exclude_pid(req.portid) {
             tracing::warn!(error = %e, "cannot filter our own notifications; skipping them in user space");
         }
@@ -260,6 +267,7 @@ impl Driver {
             Command::Converged => self.rec.converged(),
             Command::Learn(f) => self.rec.set_learn_filter(f),
             Command::Flush(tx) => self.waiters.push(tx),
+            Command::Stall(d) => std::thread::sleep(d),
             Command::Shutdown => return false,
         }
         true

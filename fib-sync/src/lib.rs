@@ -85,6 +85,9 @@ pub struct Config {
     pub learn: LearnFilter,
     /// Route requests per `send` (one ACK each batch).
     pub batch: usize,
+    /// Receive buffer of the event socket. Overflow is survivable (a re-dump follows),
+    /// so this only trades memory for fewer re-dumps during bursts of foreign changes.
+    pub event_rcvbuf: usize,
 }
 
 impl Default for Config {
@@ -95,6 +98,7 @@ impl Default for Config {
             backoff: Backoff::default(),
             learn: LearnFilter::default(),
             batch: 2048,
+            event_rcvbuf: 64 << 20,
         }
     }
 }
@@ -154,7 +158,7 @@ impl FibSync {
                 rt.block_on(async move {
                     let mut rec = reconcile::Reconciler::new(Instant::now(), config.stale_grace, config.backoff);
                     rec.set_learn_filter(config.learn.clone());
-                    match Driver::open(rec, config.batch, etx) {
+                    match Driver::open(rec, config.batch, config.event_rcvbuf, etx) {
                         Ok(d) => {
                             let _ = ready_tx.send(Ok(()));
                             d.run(rx).await;
@@ -212,6 +216,13 @@ impl FibSync {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Command::Flush(tx)).map_err(|_| FibSyncError::Closed)?;
         rx.await.map_err(|_| FibSyncError::Closed)
+    }
+
+    /// Test hook: block the sync's thread for `d`, as a consumer that falls behind
+    /// would be, so that tests can overflow its event socket deterministically.
+    #[doc(hidden)]
+    pub fn stall_for_tests(&self, d: Duration) {
+        self.send(Command::Stall(d));
     }
 
     /// [`Self::flush`] for callers outside a runtime.

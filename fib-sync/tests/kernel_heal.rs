@@ -289,3 +289,48 @@ fn learns_cali_host_routes() {
     assert!(ns.bird_routes().is_empty());
     assert!(ns.all_routes("-4").contains(&"198.19.9.6 dev cali0a1b2c proto static scope link".to_string()));
 }
+
+/// The event socket overflows (ENOBUFS) during a burst of foreign changes: the sync
+/// re-reads the kernel and still repairs the route that was deleted inside the burst.
+#[test]
+fn event_overflow_triggers_resync_and_repair() {
+    if !common::can_run() {
+        return;
+    }
+    let ns = Netns::new();
+    let (fib, mut ev) = FibSync::start(Config {
+        netns: Some(ns.path()),
+        stale_grace: Duration::from_secs(3600),
+        event_rcvbuf: 4096, // tiny on purpose, to force the overflow
+        ..Config::default()
+    })
+    .unwrap();
+    fib.replace_all(vec![
+        route("198.18.64.0/26", RouteKind::Blackhole),
+        route("198.18.65.0/26", RouteKind::Via(NextHop::via(ip("198.18.0.2")))),
+    ]);
+    fib.flush_blocking().unwrap();
+    let want = set(&["blackhole 198.18.64.0/26", "198.18.65.0/26 via 198.18.0.2 dev veth0"]);
+    assert_eq!(ns.bird_routes(), want);
+    // A burst while our sync is stalled: another writer (a second sync, so another
+    // netlink port) puts 20 000 routes in table 100, and our route is deleted behind
+    // our back. The 4 KiB event buffer cannot hold that.
+    fib.stall_for_tests(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(50));
+    let (other, _oev) = FibSync::start(Config { netns: Some(ns.path()), ..Config::default() }).unwrap();
+    other.replace_all(
+        (0..20_000u32)
+            .map(|i| {
+                let p = IpNet::new(IpAddr::from([198, 19, (i >> 8) as u8, (i & 255) as u8]), 32).unwrap();
+                DesiredRoute::new(p, RouteKind::Blackhole).with_table(100)
+            })
+            .collect(),
+    );
+    ns.ip(&["route", "del", "198.18.64.0/26"]);
+    other.flush_blocking().unwrap();
+    wait_event(&mut ev, Duration::from_secs(5), |e| *e == FibEvent::Resynced);
+    let ours = || ns.bird_routes().into_iter().filter(|r| !r.contains("table 100")).collect::<Vec<_>>();
+    assert!(wait_until(Duration::from_secs(5), || ours() == want), "{:?}", ours());
+    // The other writer's routes were left alone (they are in our grace period).
+    assert_eq!(ns.ip(&["route", "show", "table", "100"]).lines().count(), 20_000);
+}
