@@ -124,11 +124,11 @@ impl Driver {
         for v6 in [false, true] {
             self.dump(wire::RTM_GETROUTE, wire::family(v6), |r, m| {
                 if let Msg::NewRoute(k) = m {
-                    r.resync_route(k);
+                    r.resync_route(k, Instant::now());
                 }
             })?;
         }
-        self.rec.end_resync();
+        self.rec.end_resync(Instant::now());
         tracing::debug!(elapsed = ?started.elapsed(), "resynced with the kernel");
         Ok(())
     }
@@ -227,8 +227,10 @@ impl Driver {
                             continue;
                         }
                         match wire::decode(&h, p) {
-                            Msg::NewRoute(r) => self.rec.on_route(true, r, h.flags & wire::NLM_F_REPLACE != 0),
-                            Msg::DelRoute(r) => self.rec.on_route(false, r, false),
+                            Msg::NewRoute(r) => {
+                                self.rec.on_route(true, r, h.flags & wire::NLM_F_REPLACE != 0, Instant::now())
+                            }
+                            Msg::DelRoute(r) => self.rec.on_route(false, r, false, Instant::now()),
                             Msg::NewLink(l) => self.rec.on_link(l, true),
                             Msg::DelLink(l) => self.rec.on_link(l, false),
                             Msg::NewAddr(a) => self.rec.on_addr(a, true),

@@ -19,6 +19,11 @@ use crate::types::{
 };
 use crate::wire::{KAddr, KLink, KRoute};
 
+/// Repairs of one route allowed within [`REPAIR_WINDOW`] before backing off.
+const REPAIR_BURST: u32 = 5;
+/// Window for counting repairs.
+const REPAIR_WINDOW: Duration = Duration::from_secs(10);
+
 /// A kernel route's identity: table, prefix and metric (the kernel's own key, TOS unused).
 pub(crate) type KKey = (u32, IpNet, u32);
 
@@ -99,6 +104,8 @@ pub(crate) struct Reconciler {
     /// Our protocol's routes in the kernel that no desired route claims (stale).
     unclaimed: HashMap<KKey, Spec>,
     grace_until: Option<Instant>,
+    /// Repairs per route in the current window (see [`Self::repair`]).
+    repairs: HashMap<RouteKey, (u32, Instant)>,
     /// Rejected routes: consecutive failures and when to retry.
     /// (`None` while the retry is queued).
     failed: HashMap<RouteKey, (u32, Option<Instant>)>,
@@ -135,6 +142,7 @@ impl Reconciler {
             unclaimed: HashMap::new(),
             grace_until: Some(now + grace),
             failed: HashMap::new(),
+            repairs: HashMap::new(),
             topo: Topology::default(),
             resolved: HashMap::new(),
             learn: LearnFilter::default(),
@@ -258,6 +266,7 @@ impl Reconciler {
         let key = RouteKey { table, prefix: prefix.trunc() };
         if let Some(e) = self.desired.remove(&key) {
             self.failed.remove(&key);
+            self.repairs.remove(&key);
             self.deletes.push_back((key.table, key.prefix, e.metric));
         }
     }
@@ -433,25 +442,42 @@ impl Reconciler {
         }
     }
 
-    fn repair(&mut self, key: RouteKey) {
-        if let Some(e) = self.desired.get_mut(&key) {
-            if e.state == State::Installed {
-                e.state = State::Pending;
-                self.events.push(FibEvent::Repairing(key));
-                self.enqueue(key);
-            }
+    /// Re-install a route someone else changed. A route repaired more than
+    /// `REPAIR_BURST` times within `REPAIR_WINDOW` is being fought over by another
+    /// writer: further repairs wait for the back-off instead of looping at event speed.
+    fn repair(&mut self, key: RouteKey, now: Instant) {
+        let Some(e) = self.desired.get_mut(&key) else {
+            return;
+        };
+        if e.state != State::Installed {
+            return;
+        }
+        self.events.push(FibEvent::Repairing(key));
+        let r = self.repairs.entry(key).or_insert((0, now));
+        if now.duration_since(r.1) > REPAIR_WINDOW {
+            *r = (0, now);
+        }
+        r.0 += 1;
+        let count = r.0;
+        if count > REPAIR_BURST {
+            e.state = State::Pending;
+            let error = RouteError::Contended { prefix: key.prefix, table: key.table, repairs: count };
+            self.fail(key, error, now);
+        } else {
+            e.state = State::Pending;
+            self.enqueue(key);
         }
     }
 
     /// A route event from someone else (our own are filtered out by the driver).
     /// `replaced`: the notification carried `NLM_F_REPLACE` (it took an existing slot).
-    pub fn on_route(&mut self, present: bool, r: KRoute, replaced: bool) {
+    pub fn on_route(&mut self, present: bool, r: KRoute, replaced: bool, now: Instant) {
         let key = RouteKey { table: r.table, prefix: r.prefix };
         if r.protocol != RTPROT_BIRD {
             self.topo.foreign_route(&r, present);
             // Another protocol replaced our route in its slot: put ours back.
             if present && replaced && matches!(self.desired.get(&key), Some(e) if e.metric == r.metric) {
-                self.repair(key);
+                self.repair(key, now);
             }
             self.topology_changed();
             return;
@@ -460,7 +486,7 @@ impl Reconciler {
             if e.metric == r.metric {
                 let ok = present && matches!(&e.want, Ok(w) if w.satisfied_by(&r.spec));
                 if !ok {
-                    self.repair(key);
+                    self.repair(key, now);
                 }
                 return;
             }
@@ -484,7 +510,7 @@ impl Reconciler {
     }
 
     /// One route of the full re-read.
-    pub fn resync_route(&mut self, r: KRoute) {
+    pub fn resync_route(&mut self, r: KRoute, now: Instant) {
         if r.protocol != RTPROT_BIRD {
             self.topo.foreign_route(&r, true);
             return;
@@ -496,7 +522,7 @@ impl Reconciler {
                 if matches!(&e.want, Ok(w) if w.satisfied_by(&r.spec)) {
                     e.seen = gen;
                 } else {
-                    self.repair(key);
+                    self.repair(key, now);
                 }
                 return;
             }
@@ -505,7 +531,7 @@ impl Reconciler {
     }
 
     /// End of the full re-read: installed routes the kernel no longer has are repaired.
-    pub fn end_resync(&mut self) {
+    pub fn end_resync(&mut self, now: Instant) {
         let gen = self.gen;
         let missing: Vec<RouteKey> = self
             .desired
@@ -514,7 +540,7 @@ impl Reconciler {
             .map(|(k, _)| *k)
             .collect();
         for k in missing {
-            self.repair(k);
+            self.repair(k, now);
         }
         if !self.in_grace() {
             self.delete_unclaimed();

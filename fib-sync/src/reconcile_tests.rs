@@ -59,11 +59,11 @@ fn ack_all(r: &mut Reconciler, now: Instant) -> Vec<Op> {
 fn adopts_matching_and_deletes_stale_only_after_grace() {
     let (mut r, now) = setup();
     r.begin_resync();
-    r.resync_route(kroute("198.18.8.0/26", 0, 12, Spec::Blackhole)); // matches
-    r.resync_route(kroute("198.18.9.0/26", 0, 12, Spec::Blackhole)); // stale
-    r.resync_route(kroute("198.18.10.0/26", 0, 12, Spec::Unreachable)); // differs
-    r.resync_route(kroute("198.18.9.0/26", 10, 4, Spec::Blackhole)); // static: not ours
-    r.end_resync();
+    r.resync_route(kroute("198.18.8.0/26", 0, 12, Spec::Blackhole), now); // matches
+    r.resync_route(kroute("198.18.9.0/26", 0, 12, Spec::Blackhole), now); // stale
+    r.resync_route(kroute("198.18.10.0/26", 0, 12, Spec::Unreachable), now); // differs
+    r.resync_route(kroute("198.18.9.0/26", 10, 4, Spec::Blackhole), now); // static: not ours
+    r.end_resync(now);
     r.replace_all(vec![blackhole("198.18.8.0/26"), blackhole("198.18.10.0/26")], now);
     let ops = ack_all(&mut r, now);
     // Only the differing route is written; nothing is deleted during the grace period.
@@ -88,8 +88,8 @@ fn adopts_matching_and_deletes_stale_only_after_grace() {
 fn converged_ends_grace_early() {
     let (mut r, now) = setup();
     r.begin_resync();
-    r.resync_route(kroute("198.18.9.0/26", 0, 12, Spec::Blackhole));
-    r.end_resync();
+    r.resync_route(kroute("198.18.9.0/26", 0, 12, Spec::Blackhole), now);
+    r.end_resync(now);
     assert!(r.next_ops(10, now).is_empty());
     r.converged();
     assert_eq!(r.next_ops(10, now), vec![Op::Delete((254, net("198.18.9.0/26"), 0))]);
@@ -102,16 +102,16 @@ fn tamper_is_repaired() {
     r.set_route(DesiredRoute::new(net("198.19.1.0/24"), RouteKind::Via(NextHop::via(ip("198.18.0.2")))), now);
     ack_all(&mut r, now);
     // Someone replaces it with another gateway under another protocol.
-    r.on_route(true, kroute("198.19.1.0/24", 0, 3, via("198.18.0.3", 2)), true);
+    r.on_route(true, kroute("198.19.1.0/24", 0, 3, via("198.18.0.3", 2)), true, now);
     assert_eq!(ack_all(&mut r, now).len(), 1);
     // Someone deletes it.
-    r.on_route(false, kroute("198.19.1.0/24", 0, 12, via("198.18.0.2", 2)), false);
+    r.on_route(false, kroute("198.19.1.0/24", 0, 12, via("198.18.0.2", 2)), false, now);
     assert_eq!(r.next_ops(10, now).len(), 1);
     // Our own shape echoed back (e.g. by a resync) changes nothing.
-    r.on_route(true, kroute("198.19.1.0/24", 0, 12, via("198.18.0.2", 2)), false);
+    r.on_route(true, kroute("198.19.1.0/24", 0, 12, via("198.18.0.2", 2)), false, now);
     assert!(r.next_ops(10, now).is_empty());
     // A foreign route on the same prefix with another metric is left alone.
-    r.on_route(true, kroute("198.19.1.0/24", 50, 4, via("198.18.0.9", 2)), false);
+    r.on_route(true, kroute("198.19.1.0/24", 50, 4, via("198.18.0.9", 2)), false, now);
     assert!(r.next_ops(10, now).is_empty());
 }
 
@@ -122,8 +122,8 @@ fn resync_repairs_silently_flushed_routes() {
     r.set_route(blackhole("198.18.9.0/26"), now);
     ack_all(&mut r, now);
     r.begin_resync();
-    r.resync_route(kroute("198.18.8.0/26", 0, 12, Spec::Blackhole));
-    r.end_resync();
+    r.resync_route(kroute("198.18.8.0/26", 0, 12, Spec::Blackhole), now);
+    r.end_resync(now);
     let ops = r.next_ops(10, now);
     assert_eq!(ops.len(), 1);
     assert!(matches!(&ops[0], Op::Install { key, .. } if key.prefix == net("198.18.9.0/26")));
@@ -189,11 +189,11 @@ fn missing_device_fails_then_retries_when_link_appears() {
 #[test]
 fn recursive_next_hop_follows_the_underlying_route() {
     let (mut r, now) = setup();
-    r.on_route(true, kroute("198.19.5.0/24", 0, 4, via("198.18.0.2", 2)), false);
+    r.on_route(true, kroute("198.19.5.0/24", 0, 4, via("198.18.0.2", 2)), false, now);
     r.set_route(DesiredRoute::new(net("198.19.100.0/24"), RouteKind::Via(NextHop::via(ip("198.19.5.1")))), now);
     let ops = ack_all(&mut r, now);
     assert!(matches!(&ops[0], Op::Install { spec, .. } if *spec == via("198.18.0.2", 0)));
-    r.on_route(true, kroute("198.19.5.0/24", 0, 4, via("198.18.0.3", 2)), true);
+    r.on_route(true, kroute("198.19.5.0/24", 0, 4, via("198.18.0.3", 2)), true, now);
     let ops = ack_all(&mut r, now);
     assert!(matches!(&ops[0], Op::Install { spec, .. } if *spec == via("198.18.0.3", 0)));
     assert!(r.next_ops(10, now).is_empty());
@@ -219,25 +219,25 @@ fn metric_change_installs_new_then_deletes_old_and_remove_deletes() {
 fn stale_route_appearing_after_grace_is_deleted() {
     let (mut r, now) = setup();
     r.converged();
-    r.on_route(true, kroute("198.18.9.0/26", 0, 12, Spec::Blackhole), false);
+    r.on_route(true, kroute("198.18.9.0/26", 0, 12, Spec::Blackhole), false, now);
     assert_eq!(r.next_ops(10, now), vec![Op::Delete((254, net("198.18.9.0/26"), 0))]);
     // Other protocols' routes are never deleted.
-    r.on_route(true, kroute("198.18.7.0/26", 0, 4, Spec::Blackhole), false);
+    r.on_route(true, kroute("198.18.7.0/26", 0, 4, Spec::Blackhole), false, now);
     assert!(r.next_ops(10, now).is_empty());
 }
 
 #[test]
 fn learning_reports_and_unreports() {
-    let (mut r, _now) = setup();
+    let (mut r, now) = setup();
     r.on_link(KLink { index: 5, name: "cali0001".into(), up: true }, true);
     r.set_learn_filter(LearnFilter::calico(vec![net("198.18.64.0/26")]));
     r.take_events();
     let mut k = kroute("198.19.0.5/32", 0, 80, Spec::Other);
     k.device_route = true;
     k.oif = 5;
-    r.on_route(true, k.clone(), false);
+    r.on_route(true, k.clone(), false, now);
     assert!(matches!(&r.take_events()[..], [FibEvent::Learned(l)] if l.dev == "cali0001"));
-    r.on_route(false, k, false);
+    r.on_route(false, k, false, now);
     assert!(matches!(&r.take_events()[..], [FibEvent::Unlearned(_)]));
 }
 
@@ -247,4 +247,32 @@ fn node_subnets_event() {
     assert_eq!(r.node_subnets(), &[net("198.18.0.0/24")]);
     r.on_addr(KAddr { index: 2, net: net("198.18.1.0/24") }, true);
     assert_eq!(r.take_events(), vec![FibEvent::NodeSubnets(vec![net("198.18.0.0/24"), net("198.18.1.0/24")])]);
+}
+
+#[test]
+fn a_route_fought_over_backs_off() {
+    let (mut r, now) = setup();
+    r.set_route(blackhole("198.18.8.0/26"), now);
+    ack_all(&mut r, now);
+    let gone = || kroute("198.18.8.0/26", 0, 12, Spec::Blackhole);
+    for i in 0..REPAIR_BURST {
+        let t = now + Duration::from_millis(i as u64);
+        r.on_route(false, gone(), false, t);
+        assert_eq!(ack_all(&mut r, t).len(), 1, "repair {i} is immediate");
+    }
+    r.take_events();
+    let t = now + Duration::from_millis(100);
+    r.on_route(false, gone(), false, t);
+    assert!(r.next_ops(10, t).is_empty());
+    assert!(r.take_events().iter().any(|e| matches!(
+        e,
+        FibEvent::RouteFailed { error: RouteError::Contended { repairs, .. }, attempt: 1, .. } if *repairs == REPAIR_BURST + 1
+    )));
+    let later = t + Duration::from_millis(200);
+    r.tick(later);
+    assert_eq!(ack_all(&mut r, later).len(), 1);
+    // After a quiet window, repairs are immediate again.
+    let much_later = later + REPAIR_WINDOW + Duration::from_secs(1);
+    r.on_route(false, gone(), false, much_later);
+    assert_eq!(r.next_ops(10, much_later).len(), 1);
 }

@@ -123,6 +123,16 @@ pub enum RouteError {
         /// The missing interface name.
         dev: String,
     },
+    /// Another writer keeps changing the route back: repairs now wait for the back-off.
+    #[error("route {prefix} (table {table}) is being changed by another writer ({repairs} repairs in a row)")]
+    Contended {
+        /// Destination prefix.
+        prefix: IpNet,
+        /// Table.
+        table: u32,
+        /// Repairs within the window.
+        repairs: u32,
+    },
     /// The route cannot be expressed (e.g. an IPv4 gateway for an IPv6 prefix, empty ECMP).
     #[error("route {prefix} (table {table}) is invalid: {reason}")]
     Invalid {
@@ -141,6 +151,7 @@ impl RouteError {
         match self {
             RouteError::Kernel { prefix, .. }
             | RouteError::NoSuchDevice { prefix, .. }
+            | RouteError::Contended { prefix, .. }
             | RouteError::Invalid { prefix, .. } => *prefix,
         }
     }
