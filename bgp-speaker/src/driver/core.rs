@@ -386,9 +386,8 @@ impl Core {
             PeerEvent::FamilyDisabled(s, f) => {
                 // RFC 7606 §2: AFI/SAFI disable drops the peer's routes of the family.
                 if let Some(id) = self.rib_id(s) {
-                    self.rib.mark_stale(id, &[f]);
+                    self.rib.mark_family_stale(id, f);
                     self.rib.sweep_stale(id, f);
-                    self.rib.peer_up(id, None);
                 }
             }
             PeerEvent::Down(s, _reason, sent, received) => {
@@ -500,9 +499,9 @@ impl Core {
             }
             // RFC 7313 §4: BoRR marks the peer's routes stale, EoRR sweeps what was not
             // re-announced.
+            // Only this family: the peer's other families are not being refreshed.
             RefreshSubtype::BeginOfRefresh => {
-                self.rib.mark_stale(id, &[r.family]);
-                self.rib.peer_up(id, None);
+                self.rib.mark_family_stale(id, r.family);
             }
             RefreshSubtype::EndOfRefresh => {
                 self.rib.sweep_stale(id, r.family);

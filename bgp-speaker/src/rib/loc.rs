@@ -251,6 +251,17 @@ impl Rib {
         self.core.remove_where(&mut self.v4, |p| p.peer == id) + self.core.remove_where(&mut self.v6, |p| p.peer == id)
     }
 
+    /// Marks the peer's paths of one family stale, leaving its other families and its
+    /// up state alone: the start of an enhanced route refresh (RFC 7313 §4, BoRR), or of
+    /// dropping one family (RFC 7606 AFI/SAFI disable) with [`Rib::sweep_stale`].
+    pub fn mark_family_stale(&mut self, id: PeerId, family: AfiSafi) -> usize {
+        match family {
+            AfiSafi::IPV4_UNICAST => self.core.flag_where(&mut self.v4, STALE, |p| p.peer == id),
+            AfiSafi::IPV6_UNICAST => self.core.flag_where(&mut self.v6, STALE, |p| p.peer == id),
+            _ => 0,
+        }
+    }
+
     /// Graceful restart (RFC 4724 §4.2): the session went down, keep the peer's routes
     /// of `families` but mark them stale; the rest are removed. Stale paths stay
     /// eligible for best path; re-announcement clears the mark.
