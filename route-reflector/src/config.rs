@@ -279,7 +279,8 @@ impl<'a> Locator<'a> {
         let field = this
             .split_once('=')
             .map(|(k, _)| k.trim().trim_matches('"').to_string())
-            .filter(|k| !k.is_empty() && !k.starts_with('[') && !k.starts_with('#') && !reason.contains(k.as_str()));
+            .filter(|k| !k.is_empty() && !k.starts_with('[') && !k.starts_with('#') && !reason.contains(k.as_str()))
+            .filter(|_| !reason.starts_with("missing field"));
         if let Some(r) = reason.strip_prefix("unknown field ") {
             reason = format!("unknown field {r}");
         }
@@ -289,15 +290,22 @@ impl<'a> Locator<'a> {
     /// `group "name"` or `policy "name"` when `line` is inside such a table.
     fn context_at(&self, line: usize) -> Option<String> {
         let lines: Vec<&str> = self.text.lines().collect();
-        let start = (0..line.min(lines.len())).rev().find(|&i| lines[i].trim_start().starts_with("[["))?;
-        let header = lines[start].trim();
-        let kind = if header.starts_with("[[group]]") {
-            "group"
-        } else if header.starts_with("[[policy]]") {
-            "policy"
-        } else {
-            return None;
-        };
+        // The nearest `[[group]]` / `[[policy]]` above, skipping their sub-tables.
+        let mut start = None;
+        for i in (0..line.min(lines.len())).rev() {
+            let h = lines[i].trim();
+            if h.starts_with("[[group]]") || h.starts_with("[[policy]]") {
+                start = Some(i);
+                break;
+            }
+            let sub = ["[[group.", "[group.", "[[policy.", "[policy."].iter().any(|p| h.starts_with(p));
+            if h.starts_with('[') && !sub {
+                return None;
+            }
+        }
+        let start = start?;
+        let header = if lines[start].trim().starts_with("[[group]]") { "[[group]]" } else { "[[policy]]" };
+        let kind = &header[2..header.len() - 2];
         let name = lines[start + 1..]
             .iter()
             .take_while(|l| !l.trim_start().starts_with('['))
