@@ -116,11 +116,10 @@ pub(crate) fn check_type_length(h: Header) -> Result<()> {
 /// Writes a header with a zero length at the end of `out` and returns its position, so
 /// the length can be filled in with [`finish_header`].
 pub(crate) fn start_header(out: &mut bytes::BytesMut, msg_type: u8) -> usize {
-    use bytes::BufMut;
     let at = out.len();
-    out.put_slice(&MARKER);
-    out.put_u16(0);
-    out.put_u8(msg_type);
+    let mut h = [0xff; HEADER_LEN];
+    h[16..].copy_from_slice(&[0, 0, msg_type]);
+    out.extend_from_slice(&h);
     at
 }
 

@@ -6,7 +6,7 @@ use crate::error::{code, subcode::update as sub, Action, DecodeError, EncodeErro
 use crate::header::HEADER_LEN;
 use crate::nlri::{self, Nlri};
 use crate::types::AfiSafi;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
 
@@ -354,11 +354,11 @@ impl Update {
     pub fn encode_body(&self, ctx: &EncodeCtx, out: &mut BytesMut) -> std::result::Result<(), EncodeError> {
         let add = ctx.add_path(AfiSafi::IPV4_UNICAST);
         let start = out.len();
-        out.put_u16(0);
+        out.extend_from_slice(&[0, 0]);
         nlri::encode_all(&self.withdrawn, add, out);
         let wlen = out.len() - start - 2;
         let alen_at = out.len();
-        out.put_u16(0);
+        out.extend_from_slice(&[0, 0]);
         for a in &self.attributes {
             attr::encode_attribute(a, ctx, out)?;
         }

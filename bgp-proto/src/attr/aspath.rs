@@ -1,7 +1,7 @@
 //! AS_PATH and AS4_PATH (RFC 4271 §4.3, RFC 5065 §3, RFC 6793 §4).
 
 use crate::open::AS_TRANS;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use serde::Serialize;
 
 /// AS_PATH segment types.
@@ -163,7 +163,7 @@ impl AsPath {
     /// RFC 7606 §7.2 syntax: known segment types, non-empty segments, no overrun.
     pub(crate) fn decode(v: &[u8], four: bool) -> Result<AsPath, &'static str> {
         let w = if four { 4 } else { 2 };
-        let mut segments = Vec::with_capacity(1);
+        let mut segments = Vec::new();
         let mut i = 0;
         while i < v.len() {
             if v.len() - i < 2 {
@@ -199,13 +199,12 @@ impl AsPath {
     pub(crate) fn encode(&self, four: bool, out: &mut BytesMut) {
         for s in &self.segments {
             for chunk in s.asns.chunks(255) {
-                out.put_u8(s.kind.code());
-                out.put_u8(chunk.len() as u8);
+                out.extend_from_slice(&[s.kind.code(), chunk.len() as u8]);
                 for &a in chunk {
                     if four {
-                        out.put_u32(a);
+                        out.extend_from_slice(&a.to_be_bytes());
                     } else {
-                        out.put_u16(u16::try_from(a).unwrap_or(AS_TRANS));
+                        out.extend_from_slice(&u16::try_from(a).unwrap_or(AS_TRANS).to_be_bytes());
                     }
                 }
             }

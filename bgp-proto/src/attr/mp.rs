@@ -3,7 +3,7 @@
 
 use crate::nlri::{self, Nlri};
 use crate::types::{hex_bytes, Afi, AfiSafi, Safi};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -38,14 +38,14 @@ impl NextHop {
 
     fn encode(&self, out: &mut BytesMut) {
         match self {
-            NextHop::V4(a) => out.put_slice(&a.octets()),
+            NextHop::V4(a) => out.extend_from_slice(&a.octets()),
             NextHop::V6 { global, link_local } => {
-                out.put_slice(&global.octets());
+                out.extend_from_slice(&global.octets());
                 if let Some(ll) = link_local {
-                    out.put_slice(&ll.octets());
+                    out.extend_from_slice(&ll.octets());
                 }
             }
-            NextHop::Raw(b) => out.put_slice(b),
+            NextHop::Raw(b) => out.extend_from_slice(b),
         }
     }
 
@@ -116,7 +116,7 @@ impl MpNlri {
         match self {
             MpNlri::Ipv4(v) => nlri::encode_all(v, add_path, out),
             MpNlri::Ipv6(v) => nlri::encode_all(v, add_path, out),
-            MpNlri::Opaque(b) => out.put_slice(b),
+            MpNlri::Opaque(b) => out.extend_from_slice(b),
         }
     }
 
@@ -176,11 +176,11 @@ impl MpReach {
     }
 
     pub(crate) fn encode(&self, add_path: bool, out: &mut BytesMut) {
-        out.put_u16(self.family.afi.0);
-        out.put_u8(self.family.safi.0);
-        out.put_u8(self.next_hop.encoded_len() as u8);
+        out.extend_from_slice(&self.family.afi.0.to_be_bytes());
+        out.extend_from_slice(&[self.family.safi.0]);
+        out.extend_from_slice(&[self.next_hop.encoded_len() as u8]);
         self.next_hop.encode(out);
-        out.put_u8(0);
+        out.extend_from_slice(&[0]);
         self.nlri.encode(add_path, out);
     }
 
@@ -199,8 +199,8 @@ impl MpUnreach {
     }
 
     pub(crate) fn encode(&self, add_path: bool, out: &mut BytesMut) {
-        out.put_u16(self.family.afi.0);
-        out.put_u8(self.family.safi.0);
+        out.extend_from_slice(&self.family.afi.0.to_be_bytes());
+        out.extend_from_slice(&[self.family.safi.0]);
         self.withdrawn.encode(add_path, out);
     }
 

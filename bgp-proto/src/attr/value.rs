@@ -5,7 +5,7 @@ use super::*;
 use crate::ctx::{DecodeCtx, EncodeCtx};
 use crate::error::{subcode::update as sub, Action, EncodeError, ErrorKind};
 use crate::open::AS_TRANS;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 /// A malformed attribute: what, which NOTIFICATION subcode (code 3), which action.
 #[derive(Debug)]
@@ -297,44 +297,40 @@ pub(crate) fn encode_attribute(a: &Attribute, ctx: &EncodeCtx, out: &mut BytesMu
     out.reserve(4 + len);
     if len > 255 || f & flags::EXTENDED_LENGTH != 0 {
         f |= flags::EXTENDED_LENGTH;
-        out.put_u8(f);
-        out.put_u8(a.type_code());
-        out.put_u16(len as u16);
+        let l = (len as u16).to_be_bytes();
+        out.extend_from_slice(&[f, a.type_code(), l[0], l[1]]);
     } else {
-        out.put_u8(f);
-        out.put_u8(a.type_code());
-        out.put_u8(len as u8);
+        out.extend_from_slice(&[f, a.type_code(), len as u8]);
     }
     match &a.value {
-        AttrValue::Origin(o) => out.put_u8(*o as u8),
+        AttrValue::Origin(o) => out.extend_from_slice(&[*o as u8]),
         AttrValue::AsPath(p) => p.encode(ctx.four_octet_as, out),
         AttrValue::As4Path(p) => p.encode(true, out),
-        AttrValue::NextHop(a) | AttrValue::OriginatorId(a) => out.put_slice(&a.octets()),
-        AttrValue::Med(x) | AttrValue::LocalPref(x) | AttrValue::Otc(x) => out.put_u32(*x),
+        AttrValue::NextHop(a) | AttrValue::OriginatorId(a) => out.extend_from_slice(&a.octets()),
+        AttrValue::Med(x) | AttrValue::LocalPref(x) | AttrValue::Otc(x) => out.extend_from_slice(&x.to_be_bytes()),
         AttrValue::AtomicAggregate => {}
         AttrValue::Aggregator(g) => {
             if ctx.four_octet_as {
-                out.put_u32(g.asn);
+                out.extend_from_slice(&g.asn.to_be_bytes());
             } else {
-                out.put_u16(u16::try_from(g.asn).unwrap_or(AS_TRANS));
+                out.extend_from_slice(&u16::try_from(g.asn).unwrap_or(AS_TRANS).to_be_bytes());
             }
-            out.put_slice(&g.address.octets());
+            out.extend_from_slice(&g.address.octets());
         }
         AttrValue::As4Aggregator(g) => {
-            out.put_u32(g.asn);
-            out.put_slice(&g.address.octets());
+            out.extend_from_slice(&g.asn.to_be_bytes());
+            out.extend_from_slice(&g.address.octets());
         }
-        AttrValue::Communities(c) => c.iter().for_each(|c| out.put_u32(c.0)),
-        AttrValue::ClusterList(c) => c.iter().for_each(|a| out.put_slice(&a.octets())),
-        AttrValue::ExtendedCommunities(c) => c.iter().for_each(|c| out.put_slice(&c.0)),
+        AttrValue::Communities(c) => c.iter().for_each(|c| out.extend_from_slice(&c.0.to_be_bytes())),
+        AttrValue::ClusterList(c) => c.iter().for_each(|a| out.extend_from_slice(&a.octets())),
+        AttrValue::ExtendedCommunities(c) => c.iter().for_each(|c| out.extend_from_slice(&c.0)),
         AttrValue::LargeCommunities(c) => c.iter().for_each(|c| {
-            out.put_u32(c.global);
-            out.put_u32(c.local1);
-            out.put_u32(c.local2);
+            let (g, l1, l2) = (c.global.to_be_bytes(), c.local1.to_be_bytes(), c.local2.to_be_bytes());
+            out.extend_from_slice(&[g[0], g[1], g[2], g[3], l1[0], l1[1], l1[2], l1[3], l2[0], l2[1], l2[2], l2[3]]);
         }),
         AttrValue::MpReach(m) => m.encode(ctx.add_path(m.family), out),
         AttrValue::MpUnreach(m) => m.encode(ctx.add_path(m.family), out),
-        AttrValue::Unknown { data, .. } => out.put_slice(data),
+        AttrValue::Unknown { data, .. } => out.extend_from_slice(data),
     }
     Ok(())
 }
