@@ -4,7 +4,7 @@ use crate::net::TransportOpts;
 use crate::rib::{BestPathConfig, NextHopMode, Policy};
 use crate::session::{PeerAs, SessionConfig};
 use ipnet::IpNet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The speaker as a whole.
 #[derive(Debug, Clone)]
@@ -65,6 +65,14 @@ pub struct NeighborConfig {
     pub export: Option<Policy>,
     /// Next hop on export.
     pub next_hop: NextHopMode,
+    /// Our IPv4 next hop towards this neighbour (next-hop self, local routes) when the
+    /// session runs over IPv6; `None` = the session's local address if it is IPv4.
+    pub next_hop_v4: Option<Ipv4Addr>,
+    /// Our IPv6 next hop towards this neighbour (next-hop self, local routes), e.g. for
+    /// IPv6 unicast over an IPv4 session (RFC 4760), where the session address cannot
+    /// serve; `None` = the session's local address if it is IPv6. Like BIRD's `next hop
+    /// address`. Without either, IPv6 routes that need next-hop self are not sent.
+    pub next_hop_v6: Option<Ipv6Addr>,
     /// Pass MED on to this (external) neighbour.
     pub send_med: bool,
     /// How many times our own AS may appear in a received AS_PATH.
@@ -85,6 +93,8 @@ impl NeighborConfig {
             import: None,
             export: None,
             next_hop: NextHopMode::Auto,
+            next_hop_v4: None,
+            next_hop_v6: None,
             send_med: false,
             allow_own_as: 0,
             description: String::new(),

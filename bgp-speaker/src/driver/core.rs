@@ -460,14 +460,16 @@ impl Core {
         let member = MemberConfig {
             ctx: n.encode_ctx.clone(),
             families,
-            nh_self_v4: match local.ip() {
+            // The session address serves its own family; the other family's next hop
+            // (MP-BGP over a session of the other family) must be configured.
+            nh_self_v4: p.cfg.next_hop_v4.or(match local.ip() {
                 IpAddr::V4(a) => Some(a),
-                IpAddr::V6(_) => None,
-            },
-            nh_self_v6: match local.ip() {
-                IpAddr::V6(a) => Some((a, None)),
-                IpAddr::V4(_) => None,
-            },
+                IpAddr::V6(a) => a.to_ipv4_mapped(),
+            }),
+            nh_self_v6: p.cfg.next_hop_v6.map(|a| (a, None)).or(match local.ip() {
+                IpAddr::V6(a) if a.to_ipv4_mapped().is_none() => Some((a, None)),
+                _ => None,
+            }),
         };
         let fams = n.families.clone();
         p.negotiated = Some(n);
