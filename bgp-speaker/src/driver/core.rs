@@ -155,6 +155,8 @@ impl Core {
             counts: Default::default(),
             advertised: 0,
             flaps: 0,
+            updates_received: 0,
+            refresh_requests_received: 0,
             last_error: None,
             end_of_rib: Vec::new(),
             description: n.description.clone(),
@@ -358,6 +360,9 @@ impl Core {
             }
             PeerEvent::Established(s, n, local) => self.established(s, n, local),
             PeerEvent::Update(s, u) => {
+                if let Some(p) = self.slots[s].as_mut() {
+                    p.status.updates_received += 1;
+                }
                 if let Some(id) = self.rib_id(s) {
                     self.rib.apply_update(id, &u);
                 }
@@ -486,6 +491,9 @@ impl Core {
         let Some(id) = self.rib_id(s) else { return };
         match r.subtype {
             RefreshSubtype::Request => {
+                if let Some(p) = self.slots[s].as_mut() {
+                    p.status.refresh_requests_received += 1;
+                }
                 let enhanced =
                     self.slots[s].as_ref().and_then(|p| p.negotiated.as_ref()).is_some_and(|n| n.enhanced_rr);
                 let tx = self.slots[s].as_ref().map(|p| p.tx.clone());

@@ -75,6 +75,10 @@ pub struct PeerStatus {
     pub advertised: u64,
     /// Times the session went down.
     pub flaps: u64,
+    /// UPDATE messages received (End-of-RIB markers not included), over all sessions.
+    pub updates_received: u64,
+    /// ROUTE-REFRESH requests received (RFC 2918), over all sessions.
+    pub refresh_requests_received: u64,
     /// The last NOTIFICATION sent or received, as "sent 6/2" / "received 2/2".
     pub last_error: Option<String>,
     /// Families whose End-of-RIB the peer has sent since the session came up.
