@@ -13,6 +13,7 @@
 //!   recorder in `src/bin/record-peers.rs`.
 //! - [`responder::Responder`]: a raw-TCP BGP speaker that records both directions.
 //! - [`pcap`]: extracts per-direction TCP payload from a `tcpdump -w` capture.
+//! - [`speaker::NsSpeaker`]: our own `bgp_speaker::Speaker` running inside a namespace.
 //!
 //! Traffic rule: the helpers only ever address 127.0.0.0/8 or addresses inside
 //! namespaces they created (198.18.0.0/15 links, fd00::/8 IPv6, 10.244.0.0/16 pods).
@@ -23,6 +24,7 @@ pub mod pcap;
 pub mod peers;
 pub mod proc;
 pub mod responder;
+pub mod speaker;
 pub mod wire;
 
 use std::io;
