@@ -3,9 +3,10 @@
 //! tokio driver and embedding API.
 #![warn(missing_docs)]
 
+pub mod driver;
 pub mod net;
+pub mod node;
 pub mod rib;
 pub mod session;
-pub mod driver;
 
 pub use driver::{NeighborConfig, PeerStatus, Speaker, SpeakerConfig, SpeakerError, SpeakerHandle};

@@ -1,0 +1,211 @@
+//! The node's neighbours: the node-to-node mesh (one-directional as Calico renders
+//! it), global and node-specific peers, as driver [`NeighborConfig`]s.
+
+use super::advertise::{export_policy, import_policy};
+use super::config::{NextHopSetting, NodeConfig, Peer};
+use crate::rib::NextHopMode;
+use crate::session::{FamilyConfig, GracefulRestartConfig, PeerAs};
+use crate::NeighborConfig;
+use bgp_proto::AfiSafi;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The PEER TYPE column of `calicoctl node status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PeerType {
+    /// A mesh member.
+    #[serde(rename = "node-to-node mesh")]
+    Mesh,
+    /// A global BGPPeer.
+    #[serde(rename = "global")]
+    Global,
+    /// A BGPPeer for this node only.
+    #[serde(rename = "node specific")]
+    NodeSpecific,
+}
+
+impl PeerType {
+    /// As `calicoctl node status` prints it.
+    pub fn label(self) -> &'static str {
+        match self {
+            PeerType::Mesh => "node-to-node mesh",
+            PeerType::Global => "global",
+            PeerType::NodeSpecific => "node specific",
+        }
+    }
+}
+
+/// A neighbour the node wants, with its name and type.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    /// Member or BGPPeer name.
+    pub name: String,
+    /// Type.
+    pub kind: PeerType,
+    /// Driver configuration.
+    pub config: NeighborConfig,
+}
+
+impl Wanted {
+    /// A fingerprint: equal fingerprints mean the session can stay up across a reload.
+    pub fn fingerprint(&self) -> String {
+        format!("{:?}/{:?}", self.kind, self.config)
+    }
+}
+
+/// Whether this node waits for `peer` to connect: it is passive toward every peer whose
+/// address is greater, compared as strings (so "198.18.0.9" > "198.18.0.10"); the
+/// greater side dials. This is Calico's rule, which avoids a graceful-restart race.
+pub fn mesh_passive(me: IpAddr, peer: IpAddr) -> bool {
+    peer.to_string() > me.to_string()
+}
+
+fn family_of(a: IpAddr) -> FamilyConfig {
+    FamilyConfig::new(if a.is_ipv4() { AfiSafi::IPV4_UNICAST } else { AfiSafi::IPV6_UNICAST })
+}
+
+fn own_addr(cfg: &NodeConfig, peer: IpAddr) -> Option<IpAddr> {
+    cfg.node_addrs().into_iter().find(|a| a.is_ipv4() == peer.is_ipv4())
+}
+
+fn base(cfg: &NodeConfig, addr: IpAddr, asn: u32, restarting: bool, restart_time: u16) -> NeighborConfig {
+    let mut n = NeighborConfig::new(cfg.node.asn, cfg.router_id(), addr, PeerAs::Exact(asn));
+    // Calico's template: BIRD's hold 240 / keepalive 80, connect retry 3 s.
+    n.session.hold_time = 240;
+    n.session.connect_retry = Duration::from_secs(3);
+    n.session.idle_hold = Duration::from_secs(1);
+    n.session.idle_hold_max = Duration::from_secs(60);
+    n.session.families = vec![family_of(addr)];
+    n.session.graceful_restart = Some(GracefulRestartConfig { restart_time, restarting, ..Default::default() });
+    n.transport.connect_timeout = Some(Duration::from_secs(5));
+    n
+}
+
+/// The mesh neighbour for member `name` at `addr`.
+pub fn mesh_neighbor(cfg: &NodeConfig, name: &str, addr: IpAddr, restarting: bool) -> Option<Wanted> {
+    let me = own_addr(cfg, addr)?;
+    if me == addr || name == cfg.node.name {
+        return None;
+    }
+    let m = &cfg.mesh;
+    let mut n = base(cfg, addr, cfg.node.asn, restarting, m.restart_time);
+    n.session.passive = mesh_passive(me, addr);
+    if let Some(h) = m.hold_time {
+        n.session.hold_time = h;
+    }
+    n.session.keepalive = m.keepalive_time;
+    n.transport.source = Some(me);
+    n.transport.md5_key = m.password.as_ref().map(|p| p.as_bytes().to_vec());
+    n.export = Some(export_policy(cfg, name, &[]));
+    n.description = name.to_string();
+    Some(Wanted { name: name.to_string(), kind: PeerType::Mesh, config: n })
+}
+
+/// The neighbour for a BGPPeer, or `None` when it is for another node.
+pub fn peer_neighbor(cfg: &NodeConfig, p: &Peer, restarting: bool) -> Option<Wanted> {
+    let kind = match &p.node {
+        Some(n) if *n != cfg.node.name => return None,
+        Some(_) => PeerType::NodeSpecific,
+        None => PeerType::Global,
+    };
+    if cfg.node_addrs().contains(&p.address) {
+        return None;
+    }
+    let mut n = base(cfg, p.address, p.asn, restarting, p.restart_time.unwrap_or(120));
+    n.port = p.port;
+    if let Some(h) = p.hold_time {
+        n.session.hold_time = h;
+    }
+    n.session.keepalive = p.keepalive_time;
+    n.transport.source = match p.source_address.as_deref() {
+        None | Some("UseNodeIP") => own_addr(cfg, p.address),
+        Some("None") => None,
+        Some(s) => s.parse().ok(),
+    };
+    n.transport.md5_key = p.password.as_ref().map(|s| s.as_bytes().to_vec());
+    n.transport.gtsm_hops = p.ttl_security;
+    n.transport.ttl = p.ttl;
+    n.rr_client = p.rr_client;
+    n.allow_own_as = p.num_allowed_local_as_numbers;
+    let ebgp = p.asn != cfg.node.asn;
+    // Toward a top-of-rack eBGP router: next hop self (the cluster's prefixes only,
+    // through the export policy).
+    n.next_hop = match p.next_hop_mode {
+        NextHopSetting::Auto if ebgp => NextHopMode::SelfAddr,
+        NextHopSetting::Auto => NextHopMode::Auto,
+        NextHopSetting::SelfAddr => NextHopMode::SelfAddr,
+        NextHopSetting::Keep => NextHopMode::Keep,
+    };
+    n.export = Some(export_policy(cfg, &p.name, &p.filters));
+    n.import = import_policy(cfg, &p.name, &p.filters);
+    n.description = p.name.clone();
+    Some(Wanted { name: p.name.clone(), kind, config: n })
+}
+
+/// Every neighbour the configuration asks for, by address. Explicit peers win over a
+/// mesh member at the same address; a route reflector has no mesh.
+pub fn wanted(cfg: &NodeConfig, restarting: bool) -> BTreeMap<IpAddr, Wanted> {
+    let mut out = BTreeMap::new();
+    if cfg.mesh.enabled && !cfg.is_reflector() {
+        for (name, addr) in &cfg.mesh.members {
+            if let Some(w) = mesh_neighbor(cfg, name, *addr, restarting) {
+                out.insert(*addr, w);
+            }
+        }
+    }
+    for p in &cfg.peers {
+        if let Some(w) = peer_neighbor(cfg, p, restarting) {
+            out.insert(p.address, w);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn string_order_decides_who_dials() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(mesh_passive(ip("198.18.0.1"), ip("198.18.0.2")));
+        assert!(!mesh_passive(ip("198.18.0.2"), ip("198.18.0.1")));
+        // As strings, "198.18.0.9" > "198.18.0.10": .10 is passive toward .9.
+        assert!(mesh_passive(ip("198.18.0.10"), ip("198.18.0.9")));
+        assert!(!mesh_passive(ip("198.18.0.9"), ip("198.18.0.10")));
+    }
+
+    #[test]
+    fn mesh_and_peers() {
+        let src = r#"
+[node]
+name = "n1"
+ipv4 = "198.18.0.1/24"
+[mesh.members]
+n1 = "198.18.0.1"
+n2 = "198.18.0.2"
+[[peers]]
+name = "tor"
+address = "198.18.0.254"
+as = 65001
+[[peers]]
+name = "other"
+node = "n2"
+address = "198.18.0.253"
+as = 65001
+"#;
+        let cfg = NodeConfig::parse(src, Path::new("t")).unwrap();
+        let w = wanted(&cfg, false);
+        assert_eq!(w.len(), 2);
+        let m = &w[&"198.18.0.2".parse::<IpAddr>().unwrap()];
+        assert_eq!(m.kind, PeerType::Mesh);
+        assert!(m.config.session.passive);
+        assert_eq!(m.config.session.graceful_restart.as_ref().unwrap().restart_time, 120);
+        let t = &w[&"198.18.0.254".parse::<IpAddr>().unwrap()];
+        assert_eq!(t.kind, PeerType::Global);
+        assert_eq!(t.config.next_hop, NextHopMode::SelfAddr);
+    }
+}
