@@ -72,10 +72,22 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let listener = control::bind(&cfg.control_socket)
         .map_err(|e| format!("control socket {}: {e}", cfg.control_socket.display()))?;
     let metrics = match cfg.metrics {
-        Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| format!("metrics {a}: {e}"))?),
+        Some(a) => match tokio::net::TcpListener::bind(a).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                let _ = std::fs::remove_file(&cfg.control_socket);
+                return Err(format!("metrics {a}: {e}"));
+            }
+        },
         None => None,
     };
-    let handle = Speaker::start(speaker_config(&cfg)).await.map_err(|e| format!("cannot start: {e}"))?;
+    let handle = match Speaker::start(speaker_config(&cfg)).await {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = std::fs::remove_file(&cfg.control_socket);
+            return Err(format!("cannot start: {e}"));
+        }
+    };
     tracing::info!(
         asn = cfg.asn,
         router_id = %cfg.router_id,

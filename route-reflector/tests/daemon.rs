@@ -285,6 +285,33 @@ fn sighup_reloads_and_refuses_restart_only_changes() {
     std::fs::write(d.config(), text.replace("hold_time = 9", "hold_time = 30")).unwrap();
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
     wait_log(&d, "configuration reloaded");
+
+    // A static non-client group comes and goes with reloads.
+    let with_peer = format!(
+        "{}\n[[group]]\nname = \"upstream\"\ntype = \"non-client\"\npeer_as = 65000\npeers = [\"127.0.3.1\"]\npassive = true\n",
+        std::fs::read_to_string(d.config()).unwrap()
+    );
+    std::fs::write(d.config(), &with_peer).unwrap();
+    let out = d.cli(&["reload"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1 added\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let s = d.status();
+    assert_eq!(
+        (s.len(), &s[0]["type"], &s[0]["group"], &s[0]["asn"]),
+        (1, &"non-client".into(), &"upstream".into(), &65000.into())
+    );
+    let table = String::from_utf8(d.cli(&["status"]).stdout).unwrap();
+    assert!(table.lines().any(|l| l.starts_with("127.0.3.1") && l.contains("non-client") && l.contains("upstream")));
+    // A changed session setting resets the peer (remove and add).
+    std::fs::write(d.config(), with_peer.replace("peer_as = 65000", "peer_as = 65001")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&d.cli(&["reload"]).stdout), "1 reset\n");
+    assert_eq!(d.status()[0]["asn"], 65001);
+    std::fs::write(d.config(), with_peer.split("\n[[group]]\nname = \"upstream\"").next().unwrap()).unwrap();
+    assert_eq!(String::from_utf8_lossy(&d.cli(&["reload"]).stdout), "1 removed\n");
+    let t = Instant::now();
+    while !d.status().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the removed peer stays");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let text = std::fs::read_to_string(d.config()).unwrap();
     std::fs::write(d.config(), text.replace("router_id = \"198.18.5.1\"", "router_id = \"198.18.5.2\"")).unwrap();
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
