@@ -37,6 +37,9 @@ pub struct PeerRow {
     pub advertised: u64,
     /// Times the session went down.
     pub flaps: u64,
+    /// UPDATE messages received, over all its sessions.
+    #[serde(default)]
+    pub updates_received: u64,
     /// Last NOTIFICATION.
     pub last_error: Option<String>,
 }
@@ -72,6 +75,7 @@ pub async fn peer_rows(d: &Daemon) -> Result<Vec<PeerRow>, String> {
                 accepted: p.counts.accepted,
                 advertised: p.advertised,
                 flaps: p.flaps,
+                updates_received: p.updates_received,
                 last_error: p.last_error,
             }
         })

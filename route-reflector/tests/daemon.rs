@@ -184,6 +184,7 @@ async fn dynamic_clients_are_reflected_and_shown() {
     })
     .await;
     assert_eq!(s[0]["advertised"], 0, "split horizon: C1 is not sent its own route");
+    assert!(s[0]["updates_received"].as_u64().unwrap() >= 1, "{s:?}");
     let table = String::from_utf8(d.cli(&["status"]).stdout).unwrap();
     assert!(table.lines().any(|l| l.starts_with("127.0.1.3") && l.contains("dynamic") && l.contains("Established")));
 
