@@ -1,6 +1,8 @@
 //! BGP speaker library: sans-IO session FSM ([`session`]), RIBs with best path,
 //! route reflection and policy ([`rib`]), socket plumbing ([`net`]), and (later) the
 //! tokio driver and embedding API.
+//!
+//! Example against BIRD 2 in network namespaces (root): `cargo run -p bgp-speaker --example bird_peer`.
 #![warn(missing_docs)]
 
 pub mod driver;
