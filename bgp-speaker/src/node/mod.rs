@@ -160,6 +160,12 @@ impl NodeSpeaker {
 
     async fn route_task(self, mut rx: tokio::sync::broadcast::Receiver<crate::driver::RouteEvents>) {
         use tokio::sync::broadcast::error::RecvError;
+        // Routes may have arrived between the start and the subscription: read the whole
+        // table once, then apply the queued events on top (each carries its prefix's full
+        // state, in order, so the result is the latest state).
+        if self.resync().await.is_err() {
+            return;
+        }
         loop {
             match rx.recv().await {
                 Ok(batch) => {
@@ -172,19 +178,27 @@ impl NodeSpeaker {
                 }
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "route events lagged; re-reading the table");
-                    let Ok(all) = self.inner.handle.routes(None).await else { return };
-                    let mut st = self.inner.state.lock().await;
-                    st.remote.reset(all.into_iter().map(|(prefix, infos)| BestChange {
-                        prefix,
-                        ecmp: infos.into_iter().filter(|i| i.ecmp).map(|i| i.route).collect(),
-                    }));
-                    if let Some(f) = &self.inner.fib {
-                        f.replace_all(fib::desired(&st.cfg, &st.remote));
+                    if self.resync().await.is_err() {
+                        return;
                     }
                 }
                 Err(RecvError::Closed) => return,
             }
         }
+    }
+
+    /// Re-reads the whole Loc-RIB and makes the kernel match it.
+    async fn resync(&self) -> Result<(), SpeakerError> {
+        let all = self.inner.handle.routes(None).await?;
+        let mut st = self.inner.state.lock().await;
+        st.remote.reset(all.into_iter().map(|(prefix, infos)| BestChange {
+            prefix,
+            ecmp: infos.into_iter().filter(|i| i.ecmp).map(|i| i.route).collect(),
+        }));
+        if let Some(f) = &self.inner.fib {
+            f.replace_all(fib::desired(&st.cfg, &st.remote));
+        }
+        Ok(())
     }
 
     /// Programs one remote prefix.

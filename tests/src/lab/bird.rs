@@ -27,6 +27,7 @@ filter calico_export_to_bgp_peers {{
 protocol kernel {{
   learn;
   persist;
+  metric 0;
   scan time 2;
   graceful restart;
   merge paths on;
@@ -39,12 +40,11 @@ protocol static {{
 template bgp bgp_template {{
   local {me} as 64512;
   multihop;
-  gateway recursive;
   graceful restart;
   connect delay time 1;
   connect retry time 3;
   error wait time 5,30;
-  ipv4 {{ import all; export filter calico_export_to_bgp_peers; next hop self; }};
+  ipv4 {{ gateway recursive; import all; export filter calico_export_to_bgp_peers; next hop self; }};
 }}
 "#,
         pool = spec.pool,

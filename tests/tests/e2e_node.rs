@@ -1,0 +1,218 @@
+//! End-to-end tests of the node speaker: the real `bgp-speaker` binary on every node of
+//! a cluster built from network namespaces (`tests::lab`). Needs root; skipped
+//! otherwise. The binary is (re)built with `cargo build --release -p bgp-speaker` first.
+//!
+//! `tunl0` is a tun device here (this kernel has no ipip link type): the tests check the
+//! routes programmed onto it, not the IPIP data path.
+
+use std::io;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tests::lab::{self, Lab, LabSpec};
+use tests::{poll, WorkDir};
+
+struct Cluster {
+    lab: Lab,
+    _dir: WorkDir,
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn up(tag: &str, spec: LabSpec) -> Option<Cluster> {
+    if !is_root() {
+        eprintln!("skipping {tag}: needs root");
+        return None;
+    }
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        lab::speaker_binary(true).expect("build bgp-speaker");
+    });
+    let dir = WorkDir::new(tag).unwrap();
+    let lab = Lab::up(spec, dir.path()).unwrap();
+    Some(Cluster { lab, _dir: dir })
+}
+
+fn wait_routes(lab: &Lab, i: usize, want: &[String], timeout: Duration) -> io::Result<()> {
+    let mut last = Vec::new();
+    let r =
+        poll(&format!("{}'s proto bird routes", lab.nodes[i].spec.name), timeout, Duration::from_millis(100), || {
+            last = lab.bird_routes(i)?;
+            Ok((last == want).then_some(()))
+        });
+    r.map_err(|e| io::Error::other(format!("{e}\nwant {want:#?}\ngot {last:#?}\n{}", log_tail(lab, i))))
+}
+
+fn log_tail(lab: &Lab, i: usize) -> String {
+    let s = std::fs::read_to_string(&lab.nodes[i].log).unwrap_or_default();
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+fn assert_all_ping(lab: &Lab) {
+    let m = lab.ping_matrix();
+    let bad: Vec<_> = m.iter().filter(|x| !x.2).collect();
+    assert!(bad.is_empty(), "pod pairs without replies: {bad:?}\n{}", lab.report());
+}
+
+/// Test 1: a 3-node mesh. Every pod pings every other pod; every node's `ip route show
+/// proto bird` is exactly a blackhole for its own block and a via route per other block.
+#[test]
+fn e2e_mesh_three_nodes() {
+    let Some(c) = up("e2e-mesh", LabSpec::mesh(3)) else { return };
+    let lab = &c.lab;
+    lab.wait_mesh(Duration::from_secs(30)).unwrap();
+    for i in 0..3 {
+        wait_routes(lab, i, &lab.expected_routes(i), Duration::from_secs(10)).unwrap();
+        let st = lab.peer_states(i).unwrap();
+        assert_eq!(st.len(), 2);
+        assert!(st.iter().all(|p| p.1 == "node-to-node mesh" && p.2 == "up"), "{st:?}");
+        let (ready, out) = lab.ctl(i, &["ready"]).unwrap();
+        assert!(ready, "{out}");
+    }
+    let want = lab.expected_routes(0);
+    assert_eq!(
+        want,
+        vec![
+            "10.244.2.0/26 via 198.18.0.2 dev eth0".to_string(),
+            "10.244.3.0/26 via 198.18.0.3 dev eth0".to_string(),
+            "blackhole 10.244.1.0/26".to_string(),
+        ]
+    );
+    assert_all_ping(lab);
+}
+
+/// Test 5: `blocks add` at run time appears on every other node; `blocks del` removes it.
+#[test]
+fn e2e_blocks_add_del() {
+    let Some(c) = up("e2e-blocks", LabSpec::mesh(3)) else { return };
+    let lab = &c.lab;
+    lab.wait_mesh(Duration::from_secs(30)).unwrap();
+    let (ok, out) = lab.ctl(0, &["blocks", "add", "10.244.1.64/26"]).unwrap();
+    assert!(ok, "{out}");
+    let mut want: Vec<Vec<String>> = (0..3).map(|i| lab.expected_routes(i)).collect();
+    want[0].push("blackhole 10.244.1.64/26".into());
+    for w in &mut want[1..] {
+        w.push("10.244.1.64/26 via 198.18.0.1 dev eth0".into());
+    }
+    for (i, w) in want.iter_mut().enumerate() {
+        w.sort();
+        wait_routes(lab, i, w, Duration::from_secs(10)).unwrap();
+    }
+    let (ok, out) = lab.ctl(0, &["routes", "10.244.1.64/26"]).unwrap();
+    assert!(ok && out.contains("10.244.1.64/26"), "{out}");
+    let (ok, out) = lab.ctl(0, &["blocks", "del", "10.244.1.64/26"]).unwrap();
+    assert!(ok, "{out}");
+    for i in 0..3 {
+        wait_routes(lab, i, &lab.expected_routes(i), Duration::from_secs(10)).unwrap();
+    }
+    let (ok, _) = lab.ctl(0, &["blocks", "del", "10.244.1.64/26"]).unwrap();
+    assert!(!ok, "deleting a missing block fails");
+}
+
+/// Test 2: seed 000's topology. node-1 and node-2 share 198.18.0.0/24, node-3 is on
+/// 198.18.1.0/24 behind a router with no pod routes; IPIP CrossSubnet: the same-subnet
+/// block is `via` eth0, the other subnet's on tunl0 onlink.
+#[test]
+fn e2e_seed000_cross_subnet() {
+    let Some(c) = up("e2e-seed000", LabSpec::seed000()) else { return };
+    let lab = &c.lab;
+    lab.wait_mesh(Duration::from_secs(30)).unwrap();
+    for i in 0..3 {
+        wait_routes(lab, i, &lab.expected_routes(i), Duration::from_secs(10)).unwrap();
+    }
+    let r1 = lab.bird_routes(0).unwrap();
+    assert!(r1.contains(&"10.244.2.0/26 via 198.18.0.2 dev eth0".to_string()), "{r1:?}");
+    assert!(r1.contains(&"10.244.3.0/26 via 198.18.1.3 dev tunl0 onlink".to_string()), "{r1:?}");
+    let r3 = lab.bird_routes(2).unwrap();
+    assert!(r3.contains(&"10.244.1.0/26 via 198.18.0.1 dev tunl0 onlink".to_string()), "{r3:?}");
+    // Pods on the shared subnet reach each other natively.
+    let p1 = &lab.nodes[0].pods[0];
+    let p2 = &lab.nodes[1].pods[0];
+    assert!(tests::netns::ping(&p1.ns, IpAddr::V4(p2.ip), 2));
+}
+
+/// Test 4: kill -9 a node speaker while pods ping. Its kernel routes stay and keep
+/// forwarding, the peers keep its routes (graceful restart), and after the restart a
+/// stale `proto bird` route left from before is reconciled away once End-of-RIB
+/// arrives, while the wanted routes never disappear.
+#[test]
+fn e2e_kill9_graceful_restart() {
+    let Some(mut c) = up("e2e-kill9", LabSpec::mesh(3)) else { return };
+    let lab = &mut c.lab;
+    lab.wait_mesh(Duration::from_secs(30)).unwrap();
+    let want: Vec<Vec<String>> = (0..3).map(|i| lab.expected_routes(i)).collect();
+    for (i, w) in want.iter().enumerate() {
+        wait_routes(lab, i, w, Duration::from_secs(10)).unwrap();
+    }
+    lab.kill9(0);
+    // A stale route from "the previous run" that nobody advertises any more.
+    lab.nodes[0].ns.ip(&["route", "add", "10.244.99.0/26", "via", "198.18.0.3", "proto", "bird"]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    for (i, w) in want.iter().enumerate() {
+        let got = lab.bird_routes(i).unwrap();
+        for r in w {
+            assert!(got.contains(r), "node {i} lost {r} while node-1 was down: {got:?}");
+        }
+    }
+    let (p1, p2) = (&lab.nodes[0].pods[0], &lab.nodes[1].pods[0]);
+    assert!(tests::netns::ping(&p2.ns, IpAddr::V4(p1.ip), 2), "node-2 pod -> node-1 pod while node-1 is down");
+    assert!(tests::netns::ping(&p1.ns, IpAddr::V4(p2.ip), 2), "node-1 pod -> node-2 pod while node-1 is down");
+
+    // Watch every node's routes through the restart: none of the wanted ones may vanish.
+    let names: Vec<String> = lab.nodes.iter().map(|n| n.ns.name().to_string()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (stop, want) = (stop.clone(), want.clone());
+        std::thread::spawn(move || {
+            let mut lost = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                for (i, w) in want.iter().enumerate() {
+                    let out =
+                        tests::run_args("ip", &["-n", &names[i], "route", "show", "proto", "bird"]).unwrap_or_default();
+                    let got: Vec<String> = out
+                        .lines()
+                        .map(|l| l.split_whitespace().filter(|w| *w != "linkdown").collect::<Vec<_>>().join(" "))
+                        .collect();
+                    lost.extend(w.iter().filter(|r| !got.contains(r)).map(|r| format!("node {i}: {r}")));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            lost
+        })
+    };
+    let r = lab.start_node(0).and_then(|()| {
+        lab.wait_mesh(Duration::from_secs(30))?;
+        wait_routes(lab, 0, &want[0], Duration::from_secs(15))
+    });
+    stop.store(true, Ordering::Relaxed);
+    let lost = watcher.join().unwrap();
+    r.unwrap();
+    assert!(lost.is_empty(), "routes vanished during the restart: {lost:?}");
+    let log = std::fs::read_to_string(&lab.nodes[0].log).unwrap_or_default();
+    assert!(log.contains("graceful restart"), "restart not detected:\n{log}");
+    assert_all_ping(lab);
+}
+
+/// Test 7: a mixed cluster, node-3 running BIRD with a Calico-like configuration: the
+/// sessions come up both ways round, every node programs the same routes, pods ping.
+#[test]
+fn e2e_mixed_with_bird() {
+    if std::process::Command::new("bird").arg("--version").output().is_err() {
+        eprintln!("skipping: no bird");
+        return;
+    }
+    let mut spec = LabSpec::mesh(3);
+    spec.nodes[2].bird = true;
+    let Some(c) = up("e2e-bird", spec) else { return };
+    let lab = &c.lab;
+    lab.wait_mesh(Duration::from_secs(40)).unwrap();
+    for i in 0..3 {
+        wait_routes(lab, i, &lab.expected_routes(i), Duration::from_secs(15)).unwrap();
+    }
+    assert_all_ping(lab);
+}
