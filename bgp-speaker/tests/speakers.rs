@@ -199,3 +199,41 @@ async fn best_path_prefers_shorter_as_path_over_ebgp() {
         h.shutdown(None).await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_tags_routes_then_stops_with_a_message() {
+    let (a, port) = listening(64512, "198.18.3.1", "127.0.13.1").await;
+    a.add_peer({
+        let mut n = neighbor(64512, rid("198.18.3.1"), "127.0.13.2", 179, 64512, None);
+        n.session.passive = true;
+        n
+    })
+    .await
+    .unwrap();
+    let b = active(
+        64512,
+        "198.18.3.2",
+        vec![neighbor(64512, rid("198.18.3.2"), "127.0.13.1", port, 64512, Some("127.0.13.2"))],
+    )
+    .await;
+    wait_established(&b, 1).await;
+    let block = pfx("10.244.3.0/26");
+    a.originate(block, local_attrs()).await.unwrap();
+    let r = eventually("B learns the block", async || best(&b, block).await).await;
+    assert_eq!(r.route.attrs.local_pref, Some(100));
+
+    // RFC 8326: A re-advertises with GRACEFUL_SHUTDOWN; B lowers LOCAL_PREF to 0.
+    a.set_graceful_shutdown(true).await.unwrap();
+    let r = eventually("B sees the GRACEFUL_SHUTDOWN community", async || {
+        best(&b, block).await.filter(|r| r.route.attrs.has_community(bgp_proto::Community::GRACEFUL_SHUTDOWN))
+    })
+    .await;
+    assert_eq!(r.route.attrs.local_pref, Some(0));
+
+    // Then the planned stop: B gets Cease/2 and drops A's routes.
+    a.shutdown_gracefully(Some("maintenance".into()), Duration::from_millis(50)).await.unwrap();
+    eventually("B drops the block after A's stop", async || best(&b, block).await.is_none().then_some(())).await;
+    let st = b.peers().await.unwrap();
+    assert_eq!(st[0].last_error.as_deref(), Some("received 6/2"), "{st:?}");
+    b.shutdown(None).await.unwrap();
+}

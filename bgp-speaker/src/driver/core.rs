@@ -248,6 +248,11 @@ impl Core {
                 let _ = tx.send(());
             }
             Cmd::Incoming(stream, remote) => self.incoming(stream, remote),
+            Cmd::GracefulShutdown(on, tx) => {
+                let b = self.out.set_graceful_shutdown(&self.rib, on);
+                self.send_batches(b);
+                let _ = tx.send(());
+            }
             Cmd::Shutdown(msg, tx) => {
                 let n = match msg {
                     Some(m) => Notification::cease_with_message(2, &m),

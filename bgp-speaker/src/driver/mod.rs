@@ -119,6 +119,7 @@ pub(crate) enum Cmd {
     SetDynamic(Vec<DynamicNeighbors>, oneshot::Sender<()>),
     Incoming(tokio::net::TcpStream, SocketAddr),
     Shutdown(Option<String>, oneshot::Sender<()>),
+    GracefulShutdown(bool, oneshot::Sender<()>),
 }
 
 /// A running speaker.
@@ -238,6 +239,21 @@ impl SpeakerHandle {
     /// (RFC 9003), and ends the speaker.
     pub async fn shutdown(&self, message: Option<String>) -> Result<(), SpeakerError> {
         self.ask(|tx| Cmd::Shutdown(message, tx)).await
+    }
+
+    /// A planned stop with an RFC 8326 graceful-shutdown period first: every route is
+    /// re-advertised with GRACEFUL_SHUTDOWN (and LOCAL_PREF 0 to internal peers), the
+    /// speaker waits `period` for peers to move traffic away, then stops every session
+    /// as [`shutdown`](Self::shutdown) does.
+    pub async fn shutdown_gracefully(&self, message: Option<String>, period: Duration) -> Result<(), SpeakerError> {
+        self.ask(|tx| Cmd::GracefulShutdown(true, tx)).await?;
+        tokio::time::sleep(period).await;
+        self.shutdown(message).await
+    }
+
+    /// Starts or ends the RFC 8326 graceful-shutdown marking without stopping.
+    pub async fn set_graceful_shutdown(&self, on: bool) -> Result<(), SpeakerError> {
+        self.ask(|tx| Cmd::GracefulShutdown(on, tx)).await
     }
 }
 

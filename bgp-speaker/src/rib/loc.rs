@@ -326,7 +326,12 @@ impl Rib {
 
     /// Announces `prefixes` (with path ids) from `peer` with one attribute set, through
     /// the loop checks and import policy.
-    pub fn import(&mut self, peer: PeerId, attrs: PathAttrs, prefixes: impl IntoIterator<Item = (Prefix, u32)>) {
+    pub fn import(&mut self, peer: PeerId, mut attrs: PathAttrs, prefixes: impl IntoIterator<Item = (Prefix, u32)>) {
+        // RFC 8326 §4.2: a path tagged GRACEFUL_SHUTDOWN is about to go away; give it the
+        // lowest LOCAL_PREF so traffic moves to alternatives before the session closes.
+        if attrs.has_community(bgp_proto::Community::GRACEFUL_SHUTDOWN) {
+            attrs.local_pref = Some(0);
+        }
         let cfg = &self.peers[peer.0 as usize].config;
         let kind = cfg.kind;
         let looped = reflect::import_loop(

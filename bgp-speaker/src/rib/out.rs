@@ -128,6 +128,7 @@ pub struct OutGroups {
     member_of: FxHashMap<PeerId, GroupId>,
     store: AttrStore,
     encodes: u64,
+    graceful_shutdown: bool,
 }
 
 impl OutGroups {
@@ -252,6 +253,24 @@ impl OutGroups {
         out
     }
 
+    /// Starts (or ends) an RFC 8326 graceful shutdown: every route is re-advertised with
+    /// the GRACEFUL_SHUTDOWN community (and LOCAL_PREF 0 to internal peers), so peers
+    /// move traffic away before the sessions close. Returns the UPDATEs to send.
+    pub fn set_graceful_shutdown(&mut self, rib: &Rib, on: bool) -> Vec<OutBatch> {
+        if self.graceful_shutdown == on {
+            return Vec::new();
+        }
+        self.graceful_shutdown = on;
+        let mut all = Vec::new();
+        rib.for_each_best(|prefix, ecmp| all.push(BestChange { prefix, ecmp: ecmp.to_vec() }));
+        self.process(rib, &all)
+    }
+
+    /// Whether a graceful shutdown is in progress.
+    pub fn graceful_shutdown(&self) -> bool {
+        self.graceful_shutdown
+    }
+
     /// Turns Loc-RIB changes into UPDATEs for every group, updating the
     /// Adj-RIBs-Out. Only real changes go out.
     pub fn process(&mut self, rib: &Rib, changes: &[BestChange]) -> Vec<OutBatch> {
@@ -297,7 +316,17 @@ impl OutGroups {
             for r in &ecmp[..n] {
                 let pc = rib.peer(r.peer);
                 let src = ExportSource { kind: pc.kind, router_id: pc.router_id };
-                if let Some(a) = export(prefix, &r.attrs, src, &target) {
+                if let Some(mut a) = export(prefix, &r.attrs, src, &target) {
+                    if self.graceful_shutdown {
+                        // RFC 8326 §4.1: tag everything we send with GRACEFUL_SHUTDOWN, and
+                        // lower LOCAL_PREF towards internal peers.
+                        if !a.has_community(bgp_proto::Community::GRACEFUL_SHUTDOWN) {
+                            a.communities.push(bgp_proto::Community::GRACEFUL_SHUTDOWN);
+                        }
+                        if g.key.kind.is_internal() {
+                            a.local_pref = Some(0);
+                        }
+                    }
                     let path_id = if add { (r.peer.0 << 16) | (r.path_id & 0xffff) } else { 0 };
                     want.push(OutEntry { path_id, attrs: self.store.intern(a), src: r.peer });
                 }
