@@ -216,3 +216,77 @@ fn e2e_mixed_with_bird() {
     }
     assert_all_ping(lab);
 }
+
+/// Test 3: a pod whose address is borrowed from another node's block. The node it runs
+/// on learns its `cali*` /32 route, advertises it, and every other node routes the /32
+/// to it, past the owner's own blackhole (longest match).
+#[test]
+fn e2e_borrowed_pod_ip() {
+    let Some(c) = up("e2e-borrow", LabSpec::mesh(3)) else { return };
+    let lab = &c.lab;
+    lab.wait_mesh(Duration::from_secs(30)).unwrap();
+    // 10.244.1.10 lies in node-1's block but the pod runs on node-2.
+    let borrowed = tests::netns::wire_pod(&lab.nodes[1].ns, "eth0", "10.244.1.10".parse().unwrap()).unwrap();
+    let mut want: Vec<Vec<String>> = (0..3).map(|i| lab.expected_routes(i)).collect();
+    want[0].push("10.244.1.10 via 198.18.0.2 dev eth0".into());
+    want[2].push("10.244.1.10 via 198.18.0.2 dev eth0".into());
+    for (i, w) in want.iter_mut().enumerate() {
+        w.sort();
+        wait_routes(lab, i, w, Duration::from_secs(10)).unwrap();
+    }
+    for src in [&lab.nodes[0].pods[0], &lab.nodes[2].pods[0]] {
+        assert!(tests::netns::ping(&src.ns, IpAddr::V4(borrowed.ip), 2), "{} -> borrowed {}", src.ip, borrowed.ip);
+    }
+    // The pod goes away: its /32 is withdrawn everywhere.
+    drop(borrowed);
+    for i in 0..3 {
+        wait_routes(lab, i, &lab.expected_routes(i), Duration::from_secs(10)).unwrap();
+    }
+}
+
+fn since(lab: &Lab, i: usize) -> Vec<(String, u64)> {
+    let (ok, out) = lab.ctl(i, &["status", "--json"]).unwrap();
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["ipv4"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["address"].as_str().unwrap().to_string(), r["since_unix"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Test 6: `reload` and SIGHUP apply a changed file while unchanged peers keep their
+/// sessions; a broken file is refused with its line and the running configuration stays.
+#[test]
+fn e2e_reload_keeps_sessions() {
+    let Some(c) = up("e2e-reload", LabSpec::mesh(3)) else { return };
+    let lab = &c.lab;
+    lab.wait_mesh(Duration::from_secs(30)).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = since(lab, 0);
+    let path = lab.nodes[0].config.clone();
+    let orig = std::fs::read_to_string(&path).unwrap();
+    let changed = orig.replace("blocks = [\"10.244.1.0/26\"]", "blocks = [\"10.244.1.0/26\", \"10.244.1.128/26\"]");
+    assert_ne!(orig, changed);
+    std::fs::write(&path, &changed).unwrap();
+    let (ok, out) = lab.ctl(0, &["reload"]).unwrap();
+    assert!(ok, "{out}");
+    let mut want = lab.expected_routes(1);
+    want.push("10.244.1.128/26 via 198.18.0.1 dev eth0".into());
+    want.sort();
+    wait_routes(lab, 1, &want, Duration::from_secs(10)).unwrap();
+    assert_eq!(since(lab, 0), before, "sessions were reset by the reload");
+
+    // A broken file: refused with file, line and field; the node keeps running.
+    std::fs::write(&path, changed.replace("[mesh]", "[mesh]\nenabeld = true")).unwrap();
+    let (ok, out) = lab.ctl(0, &["reload"]).unwrap();
+    assert!(!ok && out.contains(":16:") && out.contains("enabeld"), "{out}");
+    assert_eq!(since(lab, 0), before);
+
+    // SIGHUP with the original file: the extra block goes away.
+    std::fs::write(&path, &orig).unwrap();
+    lab.nodes[0].proc.as_ref().unwrap().signal(libc::SIGHUP).unwrap();
+    wait_routes(lab, 1, &lab.expected_routes(1), Duration::from_secs(10)).unwrap();
+    assert_eq!(since(lab, 0), before, "sessions were reset by SIGHUP");
+}
