@@ -22,7 +22,9 @@ for t in decode_message roundtrip mrt_reader; do
     mkdir -p "corpus/$t" "artifacts/$t"
     echo "fuzz smoke: $t for ${secs}s"
     log="$(mktemp)"
-    if ! "${run[@]}" "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    extra=()
+    [ "$t" = mrt_reader ] && extra=(-max_len=16384)
+    if ! "${run[@]}" "$t" "corpus/$t" -- -max_total_time="$secs" "${extra[@]}" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         tail -40 "$log"
         echo "fuzz smoke: $t FAILED (input in artifacts/$t/)"
         status=1
