@@ -19,6 +19,7 @@
 //! namespaces they created (198.18.0.0/15 links, fd00::/8 IPv6, 10.244.0.0/16 pods).
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod lab;
 pub mod netns;
 pub mod pcap;
