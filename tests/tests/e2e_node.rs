@@ -290,3 +290,25 @@ fn e2e_reload_keeps_sessions() {
     wait_routes(lab, 1, &lab.expected_routes(1), Duration::from_secs(10)).unwrap();
     assert_eq!(since(lab, 0), before, "sessions were reset by SIGHUP");
 }
+
+/// A planned stop (SIGTERM): the peers get Cease/Administrative Shutdown with the
+/// shutdown communication, and the stopped node's kernel routes stay.
+#[test]
+fn e2e_planned_stop_keeps_kernel_routes() {
+    let Some(mut c) = up("e2e-stop", LabSpec::mesh(2)) else { return };
+    let lab = &mut c.lab;
+    lab.wait_mesh(Duration::from_secs(30)).unwrap();
+    let want = lab.expected_routes(0);
+    wait_routes(lab, 0, &want, Duration::from_secs(10)).unwrap();
+    let p = lab.nodes[0].proc.as_mut().unwrap();
+    p.signal(libc::SIGTERM).unwrap();
+    poll("node-1 to exit", Duration::from_secs(10), Duration::from_millis(50), || {
+        Ok(p.check_alive().is_err().then_some(()))
+    })
+    .unwrap();
+    assert_eq!(lab.bird_routes(0).unwrap(), want);
+    let log = std::fs::read_to_string(&lab.nodes[0].log).unwrap();
+    assert!(log.contains("node speaker stopping"), "{log}");
+    let (_, out) = lab.ctl(1, &["status"]).unwrap();
+    assert!(out.contains("received 6/2"), "{out}");
+}

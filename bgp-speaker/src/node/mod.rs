@@ -70,6 +70,8 @@ struct Inner {
     fib: Option<FibSync>,
     state: Mutex<State>,
     started: Instant,
+    /// Set by a planned stop: the kernel is no longer touched, so the routes stay.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// A running node speaker; cheap to clone.
@@ -120,7 +122,9 @@ impl NodeSpeaker {
         let mut scfg = SpeakerConfig::new(cfg.node.asn, cfg.router_id());
         scfg.listen = listen_addrs(&cfg);
         scfg.cluster_id = cfg.node.route_reflector_cluster_id;
-        scfg.neighbors = peers.values().map(|w| w.config.clone()).collect();
+        // Neighbours are added after the local routes are originated: a session that came
+        // up first could send End-of-RIB without them, and a restarting node's peers would
+        // then drop its blocks (GR helpers purge stale routes at End-of-RIB).
         let handle = Speaker::start(scfg).await?;
         let events = handle.subscribe();
         let state = State {
@@ -132,9 +136,19 @@ impl NodeSpeaker {
             restarting,
         };
         let node = NodeSpeaker {
-            inner: Arc::new(Inner { path: opts.path, handle, fib, state: Mutex::new(state), started: Instant::now() }),
+            inner: Arc::new(Inner {
+                path: opts.path,
+                handle,
+                fib,
+                state: Mutex::new(state),
+                started: Instant::now(),
+                stopping: Default::default(),
+            }),
         };
         node.sync_originations(&mut *node.inner.state.lock().await).await;
+        for w in node.inner.state.lock().await.peers.values() {
+            node.inner.handle.add_peer(w.config.clone()).await?;
+        }
         tokio::spawn(node.clone().route_task(events));
         if let Some(ev) = fib_events {
             tokio::spawn(node.clone().fib_task(ev));
@@ -195,15 +209,20 @@ impl NodeSpeaker {
             prefix,
             ecmp: infos.into_iter().filter(|i| i.ecmp).map(|i| i.route).collect(),
         }));
-        if let Some(f) = &self.inner.fib {
+        if let Some(f) = self.fib() {
             f.replace_all(fib::desired(&st.cfg, &st.remote));
         }
         Ok(())
     }
 
+    /// fib-sync, unless a planned stop has begun.
+    fn fib(&self) -> Option<&FibSync> {
+        self.inner.fib.as_ref().filter(|_| !self.inner.stopping.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     /// Programs one remote prefix.
     fn program(&self, st: &State, p: IpNet) {
-        let Some(f) = &self.inner.fib else { return };
+        let Some(f) = self.fib() else { return };
         if st.cfg.blocks.contains(&p) {
             return;
         }
@@ -338,7 +357,7 @@ impl NodeSpeaker {
         st.cfg = cfg;
         self.sync_peers(&mut st).await?;
         self.sync_originations(&mut st).await;
-        if let Some(f) = &self.inner.fib {
+        if let Some(f) = self.fib() {
             f.set_learn_filter(learn_filter(&st.cfg));
             f.replace_all(fib::desired(&st.cfg, &st.remote));
         }
@@ -436,6 +455,8 @@ impl NodeSpeaker {
     /// A planned stop: Cease/Administrative Shutdown with `message` to every peer.
     /// Kernel routes stay (dropping fib-sync leaves them).
     pub async fn shutdown(&self, message: &str) {
+        // The sessions' routes leave the Loc-RIB as they close; keep them in the kernel.
+        self.inner.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = self.inner.handle.shutdown(Some(message.to_string())).await;
     }
 }
