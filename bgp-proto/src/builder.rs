@@ -83,6 +83,12 @@ impl UpdateBuilder {
                 room -= l;
                 n += 1;
             }
+            if n == 0 {
+                // Not even one prefix fits beside the shared attributes: refuse rather
+                // than emit empty UPDATEs forever.
+                out.truncate(at);
+                return Err(EncodeError::TooLong { len: max + 1, max });
+            }
             rest = &rest[n..];
             finish_header(out, at);
             count += 1;
@@ -114,6 +120,12 @@ impl UpdateBuilder {
             let wl = (out.len() - wl_at - 2) as u16;
             out[wl_at..wl_at + 2].copy_from_slice(&wl.to_be_bytes());
             out.put_u16(0);
+            if n == 0 {
+                // Not even one prefix fits beside the shared attributes: refuse rather
+                // than emit empty UPDATEs forever.
+                out.truncate(at);
+                return Err(EncodeError::TooLong { len: max + 1, max });
+            }
             rest = &rest[n..];
             finish_header(out, at);
             count += 1;
@@ -190,8 +202,8 @@ impl UpdateBuilder {
         let room0 = max - fixed;
         let mut count = 0;
         match prefixes {
-            Prefixes::V4(v) => self.mp_loop(v, add, room0, attrs, family, out, &mp_head, mp_type, &mut count),
-            Prefixes::V6(v) => self.mp_loop(v, add, room0, attrs, family, out, &mp_head, mp_type, &mut count),
+            Prefixes::V4(v) => self.mp_loop(v, add, room0, attrs, family, out, &mp_head, mp_type, &mut count)?,
+            Prefixes::V6(v) => self.mp_loop(v, add, room0, attrs, family, out, &mp_head, mp_type, &mut count)?,
         }
         Ok(count)
     }
@@ -208,7 +220,8 @@ impl UpdateBuilder {
         mp_head: &impl Fn(&mut BytesMut),
         mp_type: u8,
         count: &mut usize,
-    ) {
+    ) -> Result<(), EncodeError> {
+        let max = self.ctx.max_message_len();
         let mut rest = v;
         while !rest.is_empty() {
             let at = start_header(out, msg_type::UPDATE);
@@ -240,9 +253,40 @@ impl UpdateBuilder {
             out.put_slice(attrs);
             let alen = (out.len() - alen_at - 2) as u16;
             out[alen_at..alen_at + 2].copy_from_slice(&alen.to_be_bytes());
+            if n == 0 {
+                // Not even one prefix fits beside the shared attributes: refuse rather
+                // than emit empty UPDATEs forever.
+                out.truncate(at);
+                return Err(EncodeError::TooLong { len: max + 1, max });
+            }
             rest = &rest[n..];
             finish_header(out, at);
             *count += 1;
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attr::{AttrValue, Attribute};
+    use bytes::Bytes;
+
+    #[test]
+    fn refuses_when_no_prefix_fits_instead_of_looping() {
+        // Shared attributes that leave room for the header but not for one prefix.
+        let b = UpdateBuilder::new(EncodeCtx::default());
+        let big =
+            Attribute::new(AttrValue::Unknown { type_code: 200, data: Bytes::from(vec![0u8; 4096 - 19 - 4 - 4 - 2]) });
+        let mut out = BytesMut::new();
+        let p = [Nlri::new("10.0.0.0/24".parse().unwrap())];
+        assert!(matches!(b.announce_v4(&[big.clone()], &p, &mut out), Err(EncodeError::TooLong { .. })));
+        assert!(out.is_empty(), "nothing half-written");
+        let p6 = [Nlri::new("2001:db8::/32".parse().unwrap())];
+        let nh = NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None };
+        let r = b.announce_mp(&[big], AfiSafi::IPV6_UNICAST, &nh, Prefixes::V6(&p6), &mut out);
+        assert!(matches!(r, Err(EncodeError::TooLong { .. })), "{r:?}");
+        assert!(out.is_empty(), "nothing half-written");
     }
 }
