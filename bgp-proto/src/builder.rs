@@ -281,7 +281,7 @@ mod tests {
             Attribute::new(AttrValue::Unknown { type_code: 200, data: Bytes::from(vec![0u8; 4096 - 19 - 4 - 4 - 2]) });
         let mut out = BytesMut::new();
         let p = [Nlri::new("10.0.0.0/24".parse().unwrap())];
-        assert!(matches!(b.announce_v4(&[big.clone()], &p, &mut out), Err(EncodeError::TooLong { .. })));
+        assert!(matches!(b.announce_v4(std::slice::from_ref(&big), &p, &mut out), Err(EncodeError::TooLong { .. })));
         assert!(out.is_empty(), "nothing half-written");
         let p6 = [Nlri::new("2001:db8::/32".parse().unwrap())];
         let nh = NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None };
