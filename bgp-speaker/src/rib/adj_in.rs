@@ -9,7 +9,9 @@ use crate::rib::Prefix;
 use ipnet::{Ipv4Net, Ipv6Net};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
+use std::alloc::{alloc, dealloc, handle_alloc_error, realloc, Layout};
 use std::hash::Hash;
+use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Path flag: rejected by import policy or a loop check (kept for the counters).
@@ -37,13 +39,168 @@ impl Path {
     }
 }
 
-/// The paths of one prefix. `paths[..nbest]` is the ECMP set, best first.
-#[derive(Debug, Default)]
+/// Storage of [`Dest`]: one path inline, or a heap array of `1 << cap_log2` paths.
+#[derive(Clone, Copy)]
+union PathData {
+    inline: MaybeUninit<Path>,
+    heap: *mut Path,
+}
+
+/// The paths of one prefix. `paths()[..nbest]` is the ECMP set, best first.
+///
+/// 24 bytes (a table bucket with its 8-byte key is 32, half a cache line): the first
+/// path is stored inline, more go to a heap array whose capacity doubles. A `SmallVec<[Path;
+/// 1]>` plus the two flags took 40 (a 48-byte bucket).
 pub(crate) struct Dest {
-    pub paths: SmallVec<[Path; 1]>,
+    data: PathData,
+    len: u32,
+    /// 0: the inline slot (capacity 1); otherwise a heap array of `1 << cap_log2`.
+    cap_log2: u8,
     pub nbest: u8,
     /// Queued in the change queue.
     pub dirty: bool,
+}
+
+// SAFETY: the heap array is owned by the `Dest` alone (no sharing, no interior
+// mutability), like a `Vec<Path>`.
+unsafe impl Send for Dest {}
+// SAFETY: as above; `&Dest` only gives out `&[Path]`.
+unsafe impl Sync for Dest {}
+
+impl Default for Dest {
+    #[inline]
+    fn default() -> Self {
+        Dest { data: PathData { inline: MaybeUninit::uninit() }, len: 0, cap_log2: 0, nbest: 0, dirty: false }
+    }
+}
+
+impl std::fmt::Debug for Dest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dest")
+            .field("paths", &self.paths())
+            .field("nbest", &self.nbest)
+            .field("dirty", &self.dirty)
+            .finish()
+    }
+}
+
+impl Dest {
+    #[inline]
+    fn ptr(&self) -> *const Path {
+        if self.cap_log2 == 0 {
+            // SAFETY: reading a union field as a pointer is fine; the inline variant is live.
+            unsafe { self.data.inline.as_ptr() }
+        } else {
+            // SAFETY: cap_log2 > 0 means the heap variant is live.
+            unsafe { self.data.heap }
+        }
+    }
+
+    #[inline]
+    fn ptr_mut(&mut self) -> *mut Path {
+        if self.cap_log2 == 0 {
+            // SAFETY: the inline variant is live.
+            unsafe { self.data.inline.as_mut_ptr() }
+        } else {
+            // SAFETY: the heap variant is live.
+            unsafe { self.data.heap }
+        }
+    }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        1 << self.cap_log2
+    }
+
+    fn layout(cap_log2: u8) -> Layout {
+        Layout::array::<Path>(1 << cap_log2).expect("path array layout")
+    }
+
+    /// The paths, best first.
+    #[inline]
+    pub fn paths(&self) -> &[Path] {
+        // SAFETY: the first `len` elements are initialized.
+        unsafe { std::slice::from_raw_parts(self.ptr(), self.len as usize) }
+    }
+
+    /// The paths, mutable.
+    #[inline]
+    pub fn paths_mut(&mut self) -> &mut [Path] {
+        let len = self.len as usize;
+        // SAFETY: the first `len` elements are initialized and exclusively borrowed.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr_mut(), len) }
+    }
+
+    /// Appends a path.
+    #[inline]
+    pub fn push(&mut self, p: Path) {
+        if self.len as usize == self.capacity() {
+            self.grow();
+        }
+        // SAFETY: len < capacity after grow.
+        unsafe { self.ptr_mut().add(self.len as usize).write(p) };
+        self.len += 1;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let new_log2 = self.cap_log2.checked_add(1).filter(|&l| l < 32).expect("too many paths for one prefix");
+        let new = Self::layout(new_log2);
+        // SAFETY: the layouts are non-zero-sized; on the heap variant, `heap` was
+        // allocated with `layout(cap_log2)`.
+        let ptr = unsafe {
+            if self.cap_log2 == 0 {
+                let p = alloc(new) as *mut Path;
+                if !p.is_null() && self.len == 1 {
+                    p.write(self.data.inline.assume_init());
+                }
+                p
+            } else {
+                realloc(self.data.heap as *mut u8, Self::layout(self.cap_log2), new.size()) as *mut Path
+            }
+        };
+        if ptr.is_null() {
+            handle_alloc_error(new);
+        }
+        self.data = PathData { heap: ptr };
+        self.cap_log2 = new_log2;
+    }
+
+    /// Removes and returns the path at `i` (the others keep their order).
+    pub fn remove(&mut self, i: usize) -> Path {
+        let len = self.len as usize;
+        assert!(i < len, "remove index {i} out of {len}");
+        let p = self.ptr_mut();
+        // SAFETY: i < len; the tail is moved down by one within the initialized range.
+        unsafe {
+            let out = p.add(i).read();
+            std::ptr::copy(p.add(i + 1), p.add(i), len - i - 1);
+            self.len -= 1;
+            out
+        }
+    }
+
+    /// Keeps the paths for which `f` holds (in order).
+    pub fn retain(&mut self, mut f: impl FnMut(&Path) -> bool) {
+        let s = self.paths_mut();
+        let mut keep = 0;
+        for i in 0..s.len() {
+            if f(&s[i]) {
+                s[keep] = s[i];
+                keep += 1;
+            }
+        }
+        self.len = keep as u32;
+    }
+}
+
+impl Drop for Dest {
+    fn drop(&mut self) {
+        if self.cap_log2 != 0 {
+            // SAFETY: the heap variant was allocated with this layout; Path is Copy.
+            unsafe { dealloc(self.data.heap as *mut u8, Self::layout(self.cap_log2)) };
+        }
+    }
 }
 
 /// A compact hash key for a prefix.
@@ -110,21 +267,21 @@ impl Core {
 
     /// The current best path and ECMP set of `d`.
     fn selection(d: &Dest) -> SmallVec<[(PeerId, u32, AttrId); 4]> {
-        d.paths[..(d.nbest as usize).min(d.paths.len())].iter().map(|p| (p.peer, p.path_id, p.attrs)).collect()
+        d.paths()[..(d.nbest as usize).min(d.paths().len())].iter().map(|p| (p.peer, p.path_id, p.attrs)).collect()
     }
 
     /// Recomputes `d` given the selection it had before the caller changed its paths.
     fn recompute_from<K: Key>(&mut self, key: K, d: &mut Dest, old: SmallVec<[(PeerId, u32, AttrId); 4]>) {
-        let n = best::select(&mut d.paths, &self.store, &self.ranks, &self.best);
+        let n = best::select(d.paths_mut(), &self.store, &self.ranks, &self.best);
         d.nbest = n;
-        let changed =
-            old.len() != n as usize || old.iter().zip(d.paths.iter()).any(|(o, p)| *o != (p.peer, p.path_id, p.attrs));
+        let changed = old.len() != n as usize
+            || old.iter().zip(d.paths().iter()).any(|(o, p)| *o != (p.peer, p.path_id, p.attrs));
         if changed {
             if let Some(o) = old.first() {
                 self.counts[o.0 .0 as usize].best -= 1;
             }
             if n > 0 {
-                self.counts[d.paths[0].peer.0 as usize].best += 1;
+                self.counts[d.paths()[0].peer.0 as usize].best += 1;
             }
             self.mark_dirty(key, d);
         }
@@ -154,14 +311,14 @@ impl Core {
     #[inline]
     pub fn upsert<K: Key>(&mut self, t: &mut Table<K>, key: K, path: Path) {
         let d = t.entry(key).or_default();
-        if let Some(i) = d.paths.iter().position(|p| p.peer == path.peer && p.path_id == path.path_id) {
-            let old = d.paths[i];
+        if let Some(i) = d.paths().iter().position(|p| p.peer == path.peer && p.path_id == path.path_id) {
+            let old = d.paths()[i];
             if old.attrs == path.attrs && old.flags == path.flags {
                 // Implicit withdraw of an identical path: nothing changes.
                 self.store.release(path.attrs);
                 return;
             }
-            d.paths[i] = path;
+            d.paths_mut()[i] = path;
             self.count_remove(&old);
             self.count_add(&path);
             if old.attrs == path.attrs && old.rejected() == path.rejected() {
@@ -175,8 +332,8 @@ impl Core {
             return;
         }
         self.count_add(&path);
-        if d.paths.is_empty() {
-            d.paths.push(path);
+        if d.paths().is_empty() {
+            d.push(path);
             let n = best::eligible(&path, &self.store) as u8;
             d.nbest = n;
             if n > 0 {
@@ -187,8 +344,8 @@ impl Core {
         }
         let skip = d.nbest > 0
             && (!best::eligible(&path, &self.store)
-                || best::cannot_change(&path, &d.paths[0], &self.store, &self.ranks, &self.best));
-        d.paths.push(path);
+                || best::cannot_change(&path, &d.paths()[0], &self.store, &self.ranks, &self.best));
+        d.push(path);
         if !skip {
             self.recompute(key, d);
         }
@@ -197,10 +354,10 @@ impl Core {
     /// Removes the path `(peer, path_id)` of `key`, if present.
     pub fn remove<K: Key>(&mut self, t: &mut Table<K>, key: K, peer: PeerId, path_id: u32) {
         let Some(d) = t.get_mut(&key) else { return };
-        let Some(i) = d.paths.iter().position(|p| p.peer == peer && p.path_id == path_id) else { return };
+        let Some(i) = d.paths().iter().position(|p| p.peer == peer && p.path_id == path_id) else { return };
         let was_selected = i < d.nbest as usize;
         let before = Self::selection(d);
-        let old = d.paths.remove(i);
+        let old = d.remove(i);
         self.count_remove(&old);
         if was_selected {
             // The selection is compared with what it was before the removal, so losing
@@ -213,7 +370,7 @@ impl Core {
             self.recompute(key, d);
         }
         self.store.release(old.attrs);
-        if d.paths.is_empty() && !d.dirty {
+        if d.paths().is_empty() && !d.dirty {
             t.remove(&key);
         }
     }
@@ -222,13 +379,13 @@ impl Core {
     pub fn remove_where<K: Key>(&mut self, t: &mut Table<K>, f: impl Fn(&Path) -> bool) -> usize {
         let mut removed = 0;
         t.retain(|&key, d| {
-            if !d.paths.iter().any(&f) {
+            if !d.paths().iter().any(&f) {
                 return true;
             }
             let old: SmallVec<[(PeerId, u32, AttrId); 4]> =
-                d.paths[..d.nbest as usize].iter().map(|p| (p.peer, p.path_id, p.attrs)).collect();
+                d.paths()[..d.nbest as usize].iter().map(|p| (p.peer, p.path_id, p.attrs)).collect();
             let mut gone: SmallVec<[Path; 2]> = SmallVec::new();
-            d.paths.retain(|p| {
+            d.retain(|p| {
                 if f(p) {
                     gone.push(*p);
                     false
@@ -236,17 +393,20 @@ impl Core {
                     true
                 }
             });
-            let n =
-                if d.paths.is_empty() { 0 } else { best::select(&mut d.paths, &self.store, &self.ranks, &self.best) };
+            let n = if d.paths().is_empty() {
+                0
+            } else {
+                best::select(d.paths_mut(), &self.store, &self.ranks, &self.best)
+            };
             d.nbest = n;
             let changed = old.len() != n as usize
-                || old.iter().zip(d.paths.iter()).any(|(o, p)| *o != (p.peer, p.path_id, p.attrs));
+                || old.iter().zip(d.paths().iter()).any(|(o, p)| *o != (p.peer, p.path_id, p.attrs));
             if changed {
                 if let Some(o) = old.first() {
                     self.counts[o.0 .0 as usize].best -= 1;
                 }
                 if n > 0 {
-                    self.counts[d.paths[0].peer.0 as usize].best += 1;
+                    self.counts[d.paths()[0].peer.0 as usize].best += 1;
                 }
                 self.mark_dirty(key, d);
             }
@@ -255,7 +415,7 @@ impl Core {
                 self.store.release(p.attrs);
             }
             removed += gone.len();
-            !d.paths.is_empty() || d.dirty
+            !d.paths().is_empty() || d.dirty
         });
         removed
     }
@@ -271,7 +431,7 @@ impl Core {
     pub fn flag_where<K: Key>(&mut self, t: &mut Table<K>, flag: u8, f: impl Fn(&Path) -> bool) -> usize {
         let mut n = 0;
         for d in t.values_mut() {
-            for p in d.paths.iter_mut().filter(|p| f(p)) {
+            for p in d.paths_mut().iter_mut().filter(|p| f(p)) {
                 p.flags |= flag;
                 n += 1;
             }

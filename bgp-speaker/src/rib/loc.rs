@@ -429,11 +429,11 @@ impl Rib {
             let ecmp = with_table!(self, prefix, |t, k| {
                 let Some(d) = t.get_mut(&k) else { continue };
                 d.dirty = false;
-                let ecmp: Vec<Route> = d.paths[..d.nbest as usize]
+                let ecmp: Vec<Route> = d.paths()[..d.nbest as usize]
                     .iter()
                     .map(|p| Route { peer: p.peer, path_id: p.path_id, attrs: self.core.store.get(p.attrs).clone() })
                     .collect();
-                if d.paths.is_empty() {
+                if d.paths().is_empty() {
                     t.remove(&k);
                 }
                 ecmp
@@ -450,7 +450,7 @@ impl Rib {
             Prefix::V6(p) => self.v6.get(&V6Key::new(p)),
         };
         let Some(d) = d else { return Vec::new() };
-        d.paths
+        d.paths()
             .iter()
             .enumerate()
             .map(|(i, p)| RouteInfo {
@@ -481,7 +481,7 @@ impl Rib {
                 continue;
             }
             buf.clear();
-            buf.extend(d.paths[..d.nbest as usize].iter().map(|p| Route {
+            buf.extend(d.paths()[..d.nbest as usize].iter().map(|p| Route {
                 peer: p.peer,
                 path_id: p.path_id,
                 attrs: self.core.store.get(p.attrs).clone(),
