@@ -266,6 +266,26 @@ impl Pair {
         )?;
         Ok(Pair { us, peer })
     }
+
+    /// Which side opened the established BGP session between the two, from `ss` in our
+    /// namespace: `true` when our end is the one on port 179 (the peer dialled us),
+    /// `false` when theirs is (we dialled). An error when no session is established.
+    pub fn peer_dialled(&self) -> io::Result<bool> {
+        let out = self.us.exec("ss", &["-Htn", "state", "established"])?;
+        let (us, peer) = (format!("{}:", Self::US_V4), format!("{}:", Self::PEER_V4));
+        let line = out
+            .lines()
+            .find(|l| l.contains(&us) && l.contains(&peer))
+            .ok_or_else(|| io::Error::other(format!("no established session in `ss`: {out}")))?;
+        // "Recv-Q Send-Q Local:Port Peer:Port" (no state column with a state filter).
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (local, remote) = (cols[cols.len() - 2], cols[cols.len() - 1]);
+        match (local == format!("{us}179"), remote == format!("{peer}179")) {
+            (true, false) => Ok(true),
+            (false, true) => Ok(false),
+            _ => Err(io::Error::other(format!("cannot tell who dialled: {line}"))),
+        }
+    }
 }
 
 /// A neighbour of our speaker with test timers: hold 9 s, ConnectRetry 1 s, IdleHold

@@ -1,5 +1,6 @@
-//! Interop of our speaker with ExaBGP 4.2 in namespaces (we dial; ExaBGP listens):
-//! IPv4 and IPv6 routes both ways with communities, large communities and MED checked
+//! Interop of our speaker with ExaBGP 4.2 in namespaces, in both directions (we dial
+//! while ExaBGP listens; ExaBGP dials while our neighbour is passive — `ss` in our
+//! namespace shows who connected): IPv4 and IPv6 routes both ways with communities, large communities and MED checked
 //! exactly (ExaBGP's JSON events, our RIB), and RFC 7606:
 //! ExaBGP sends malformed attributes as generic `attribute [ code flags value ]` and we
 //! apply the prescribed action.
@@ -32,8 +33,9 @@ fn poll(what: &str, mut f: impl FnMut() -> Option<()>) {
     tests::poll(what, T, Duration::from_millis(100), || Ok(f())).unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// ExaBGP (AS 65002) with two routes, our speaker (AS 65001) dialling it, originating two.
-fn setup(tag: &str) -> (Pair, ExaBgp, NsSpeaker) {
+/// ExaBGP (AS 65002) with two routes, our speaker (AS 65001) originating two; we dial
+/// (ExaBGP passive) when `we_dial`, else ExaBGP dials and our neighbour is passive.
+fn setup(tag: &str, we_dial: bool) -> (Pair, ExaBgp, NsSpeaker) {
     let pair = Pair::new(tag).expect("namespaces");
     let theirs: Vec<Route> = ["10.244.2.0/26", "2001:db8:f00:2::/64"]
         .into_iter()
@@ -41,12 +43,13 @@ fn setup(tag: &str) -> (Pair, ExaBgp, NsSpeaker) {
         .collect();
     let spec = PeerSpec::new("x", 65002, Pair::PEER_V4)
         .v6(Pair::PEER_V6)
-        .neighbor(Neighbor::new(us(), 65001).passive(true))
+        .neighbor(Neighbor::new(us(), 65001).passive(we_dial))
         .routes(theirs);
     let exa = ExaBgp::start(&pair.peer, spec).expect("exabgp");
     let mut n = neighbor(65001, Pair::US_V4, them(), 65002);
     n.transport.source = Some(us());
     n.next_hop_v6 = Some(Pair::US_V6);
+    n.session.passive = !we_dial;
     let sp = NsSpeaker::start(&pair.us, speaker_config(65001, Pair::US_V4, us(), vec![n])).expect("speaker");
     for p in ["10.244.1.0/26", "2001:db8:f00:1::/64"] {
         let a = PathAttrs {
@@ -77,13 +80,24 @@ fn exa_attrs(exa: &ExaBgp, prefix: &str) -> (serde_json::Value, usize) {
 
 #[test]
 fn interop_exabgp_routes_attrs() {
-    let test = "interop_exabgp_routes_attrs";
+    routes_attrs("interop_exabgp_routes_attrs", "xr", true);
+}
+
+#[test]
+fn interop_exabgp_dials_routes_attrs() {
+    routes_attrs("interop_exabgp_dials_routes_attrs", "xd", false);
+}
+
+/// Two routes each way with exact attributes, the session opened by us (`we_dial`) or
+/// by ExaBGP.
+fn routes_attrs(test: &str, tag: &str, we_dial: bool) {
     if !(lab_ok(test) && have(test, "exabgp")) {
         return;
     }
-    let (_pair, mut exa, sp) = setup("xr");
+    let (pair, mut exa, sp) = setup(tag, we_dial);
     sp.wait_established(them(), T).expect("our session");
     exa.wait_established(us(), T).expect("ExaBGP session");
+    assert_eq!(pair.peer_dialled().expect("ss"), !we_dial, "who connected (we_dial = {we_dial})");
     exa.wait_prefixes(&["10.244.1.0/26".parse().unwrap(), "2001:db8:f00:1::/64".parse().unwrap()], T)
         .expect("ExaBGP learns ours");
     let got = sp.wait_routes(&[pfx("10.244.2.0/26"), pfx("2001:db8:f00:2::/64")], T).expect("we learn ExaBGP's");
@@ -122,7 +136,7 @@ fn interop_exabgp_rfc7606_malformed_attributes() {
     if !(lab_ok(test) && have(test, "exabgp")) {
         return;
     }
-    let (_pair, mut exa, sp) = setup("x7");
+    let (_pair, mut exa, sp) = setup("x7", true);
     sp.wait_established(them(), T).expect("our session");
     exa.wait_established(us(), T).expect("ExaBGP session");
     sp.wait_routes(&[pfx("10.244.2.0/26")], T).expect("ExaBGP's routes");

@@ -1,7 +1,8 @@
-//! Interop of our speaker with GoBGP 3 in namespaces over iBGP (we dial; GoBGP is
-//! passive — one direction, the other is covered with BIRD and FRR): IPv4 and IPv6
-//! routes both ways with communities, large communities, MED and LOCAL_PREF checked on
-//! both sides (`gobgp neighbor X adj-in`, our RIB); our ROUTE-REFRESH answered.
+//! Interop of our speaker with GoBGP 3 in namespaces over iBGP, in both directions (we
+//! dial a passive GoBGP; GoBGP dials us while our neighbour is passive — `ss` in our
+//! namespace shows who connected): IPv4 and IPv6 routes both ways with communities,
+//! large communities, MED and LOCAL_PREF checked on both sides (`gobgp neighbor X
+//! adj-in`, our RIB); our ROUTE-REFRESH answered.
 //!
 //! Needs root and `gobgpd`; prints a SKIP line and passes otherwise.
 
@@ -33,23 +34,34 @@ fn poll(what: &str, mut f: impl FnMut() -> Option<()>) {
 
 #[test]
 fn interop_gobgp_ibgp_we_dial_routes_attrs_refresh() {
-    let test = "interop_gobgp_ibgp_we_dial_routes_attrs_refresh";
+    routes_attrs_refresh("interop_gobgp_ibgp_we_dial_routes_attrs_refresh", "gi", true);
+}
+
+#[test]
+fn interop_gobgp_ibgp_gobgp_dials_routes_attrs_refresh() {
+    routes_attrs_refresh("interop_gobgp_ibgp_gobgp_dials_routes_attrs_refresh", "gd", false);
+}
+
+/// GoBGP (passive when `we_dial`, else dialling us while our neighbour is passive) and
+/// our speaker exchange two routes each; attributes checked both ways, refresh both ways.
+fn routes_attrs_refresh(test: &str, tag: &str, we_dial: bool) {
     if !(lab_ok(test) && have(test, "gobgpd")) {
         return;
     }
-    let pair = Pair::new("gi").expect("namespaces");
+    let pair = Pair::new(tag).expect("namespaces");
     let theirs: Vec<Route> = ["10.244.2.0/26", "2001:db8:f00:2::/64"]
         .into_iter()
         .map(|p| Route::new(p).community(64512, 1).large(64512, 1, 2).med(20).local_pref(200))
         .collect();
     let spec = PeerSpec::new("g", 64512, Pair::PEER_V4)
         .v6(Pair::PEER_V6)
-        .neighbor(Neighbor::new(us(), 64512).passive(true))
+        .neighbor(Neighbor::new(us(), 64512).passive(we_dial))
         .routes(theirs);
     let mut gobgp = GoBgp::start(&pair.peer, spec).expect("gobgp");
     let mut n = neighbor(64512, Pair::US_V4, them(), 64512);
     n.transport.source = Some(us());
     n.next_hop_v6 = Some(Pair::US_V6);
+    n.session.passive = !we_dial;
     let sp = NsSpeaker::start(&pair.us, speaker_config(64512, Pair::US_V4, us(), vec![n])).expect("speaker");
     for p in ["10.244.1.0/26", "2001:db8:f00:1::/64"] {
         let a = PathAttrs {
@@ -63,6 +75,7 @@ fn interop_gobgp_ibgp_we_dial_routes_attrs_refresh() {
     }
     sp.wait_established(them(), T).expect("our session");
     gobgp.wait_established(us(), T).expect("GoBGP session");
+    assert_eq!(pair.peer_dialled().expect("ss"), !we_dial, "who connected (we_dial = {we_dial})");
     gobgp
         .wait_prefixes(&["10.244.1.0/26".parse().unwrap(), "2001:db8:f00:1::/64".parse().unwrap()], T)
         .expect("GoBGP learns ours");

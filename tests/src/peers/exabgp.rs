@@ -167,9 +167,8 @@ pub fn render(spec: &PeerSpec, dir: &std::path::Path) -> String {
         let _ = writeln!(c, "  local-as {};", spec.local_as);
         let _ = writeln!(c, "  peer-as {};", n.remote_as);
         let _ = writeln!(c, "  hold-time {};", n.hold_time);
-        if n.passive {
-            c.push_str("  passive true;\n");
-        }
+        // ExaBGP 4.2 dials a neighbour unless it is passive (the default is active).
+        let _ = writeln!(c, "  passive {};", n.passive);
         if let Some(pw) = &n.md5 {
             let _ = writeln!(c, "  md5-password \"{pw}\";");
         }
