@@ -137,7 +137,7 @@ pub fn render_ours(dir: &Path, clients: usize) -> String {
 /// `protocol direct` on r0 resolves the clients' next hops (iBGP is `gateway recursive`).
 pub fn render_bird() -> String {
     format!(
-        "router id {RR_ADDR};\n\
+        "log stderr {{ warning, error, fatal, bug, remote }};\nrouter id {RR_ADDR};\n\
          protocol device {{ }}\n\
          protocol direct {{ ipv4; interface \"r0\"; }}\n\
          template bgp clients {{\n  local {RR_ADDR} as 64512;\n  rr client;\n  rr cluster id {RR_ADDR};\n  \

@@ -39,6 +39,15 @@ pub const ASN: u32 = 64512;
 /// Hold time we propose.
 pub const HOLD: u16 = 90;
 const CHUNK: usize = 64 * 1024;
+/// How long a new connection waits for the peer's OPEN before it is dialled again.
+pub const OPEN_WAIT: Duration = Duration::from_secs(5);
+
+/// Connections dialled again (no OPEN within [`OPEN_WAIT`], or reset in the handshake).
+pub static REDIALS: AtomicUsize = AtomicUsize::new(0);
+
+fn redials(n: usize) {
+    REDIALS.fetch_add(n, Ordering::Relaxed);
+}
 const KEEPALIVE: [u8; 19] =
     [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 19, 4];
 
@@ -332,10 +341,17 @@ async fn establish(
         let mut hold = HOLD;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let n = match tokio::time::timeout(left, read_msg(&mut r, &mut buf)).await {
+            // A connection that gets no answer within OPEN_WAIT (a full accept queue drops
+            // the handshake's last ACK and our OPEN) is closed and dialled again.
+            let n = match tokio::time::timeout(left.min(OPEN_WAIT), read_msg(&mut r, &mut buf)).await {
+                Err(_) if left > OPEN_WAIT => {
+                    redials(1);
+                    continue 'again;
+                }
                 Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "no Established before the deadline")),
                 // A reset during the handshake (e.g. a listener overflow): dial again.
                 Ok(Err(_)) if Instant::now() + Duration::from_millis(200) < deadline => {
+                    redials(1);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue 'again;
                 }

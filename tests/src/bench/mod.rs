@@ -95,6 +95,8 @@ pub struct Options {
     pub settle: Duration,
     /// Load-generator threads.
     pub threads: usize,
+    /// Record our reflector with `perf record -g` into this file (per run: `.SHAPE` appended).
+    pub perf: Option<PathBuf>,
 }
 
 /// A timed phase: seconds, or timed out after the limit.
@@ -148,6 +150,8 @@ pub struct Row {
     pub loadgen_cpu: f64,
     /// UPDATE messages the monitor received (cold + settled).
     pub monitor_updates: u64,
+    /// Connections the load generator dialled again (no OPEN within 5 s, or reset).
+    pub redials: usize,
     /// Why the run stopped early, or why the reflector was not run.
     pub note: Option<String>,
 }
@@ -164,6 +168,7 @@ impl Row {
             cpu: None,
             loadgen_cpu: 0.0,
             monitor_updates: 0,
+            redials: 0,
             note: None,
         }
     }
@@ -206,10 +211,25 @@ fn run_one(opts: &Options, topo: &Topo, shape: Shape, injectors: &[load::Injecto
     let n = shape.injectors;
     let mut daemon = daemons::start(row.kind, &topo.rr, &opts.ours, n + 1)?;
     let pid = daemon.pid();
+    let mut perf = match (&opts.perf, row.kind) {
+        (Some(base), Kind::Ours) => {
+            let out = format!("{}.{}x{}", base.display(), shape.injectors, shape.prefixes);
+            let child = std::process::Command::new("perf")
+                .args(["record", "-g", "-F", "999", "-o", &out, "-p", &pid.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            std::thread::sleep(Duration::from_millis(500));
+            eprintln!("   perf record -> {out}");
+            Some(child)
+        }
+        _ => None,
+    };
     let result = (|| -> io::Result<()> {
         let mut lg = LoadGen::new(topo.load.name(), opts.threads)?;
         let cpu0 = stats::cpu_secs(pid)?;
         let lg0 = stats::self_cpu();
+        let redials0 = load::REDIALS.load(Ordering::Relaxed);
         let remote = SocketAddrV4::new(topo::RR_ADDR, 179);
         let t_conn = Instant::now();
         lg.connect(injectors, topo.clients[n], remote, t_conn + opts.timeout);
@@ -225,6 +245,7 @@ fn run_one(opts: &Options, topo: &Topo, shape: Shape, injectors: &[load::Injecto
         let finish = |row: &mut Row, lg: &LoadGen| {
             row.loadgen_cpu = stats::self_cpu() - lg0;
             row.monitor_updates = lg.shared.monitor_updates.load(Ordering::Relaxed);
+            row.redials = load::REDIALS.load(Ordering::Relaxed) - redials0;
         };
         let Some(up) = up_at else {
             finish(row, &lg);
@@ -283,6 +304,11 @@ fn run_one(opts: &Options, topo: &Topo, shape: Shape, injectors: &[load::Injecto
             row.kind,
             tail.into_iter().rev().collect::<Vec<_>>().join("\n    ")
         );
+    }
+    if let Some(mut p) = perf.take() {
+        // SAFETY: SIGINT to our own unreaped child: perf writes its file and exits.
+        unsafe { libc::kill(p.id() as i32, libc::SIGINT) };
+        let _ = p.wait();
     }
     daemon.stop();
     result
@@ -348,9 +374,9 @@ pub fn report(results: &[(Shape, Vec<Row>)], timeout: Duration) -> String {
     for (shape, rows) in results {
         let _ = writeln!(s, "### {shape} ({} prefixes, /{})\n", shape.total(), shape.prefix_len());
         s.push_str(
-            "| reflector | sessions up s | conv cold s | withdraw cold s | conv settled s | withdraw settled s | peak RSS | CPU s (all) | CPU s (settled round) | load-gen CPU s | monitor UPDATEs |\n",
+            "| reflector | sessions up s | conv cold s | withdraw cold s | conv settled s | withdraw settled s | peak RSS | CPU s (all) | CPU s (settled round) | load-gen CPU s | monitor UPDATEs | redials |\n",
         );
-        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in rows {
             let (ca, cs) = match r.cpu {
                 Some((a, b)) => (format!("{a:.2}"), if b.is_nan() { "–".into() } else { format!("{b:.2}") }),
@@ -358,7 +384,7 @@ pub fn report(results: &[(Shape, Vec<Row>)], timeout: Duration) -> String {
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {ca} | {cs} | {:.2} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {ca} | {cs} | {:.2} | {} | {} |",
                 r.kind,
                 r.established,
                 r.cold.0,
@@ -367,7 +393,8 @@ pub fn report(results: &[(Shape, Vec<Row>)], timeout: Duration) -> String {
                 r.settled.1,
                 fmt_rss(r.rss_kib),
                 r.loadgen_cpu,
-                r.monitor_updates
+                r.monitor_updates,
+                r.redials
             );
         }
         let notes: Vec<String> =

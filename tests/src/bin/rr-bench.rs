@@ -41,6 +41,9 @@ struct Cli {
     /// Load-generator threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Profile our reflector: `perf record -g` into FILE.NxM for each shape.
+    #[arg(long)]
+    perf: Option<PathBuf>,
     /// Also write the Markdown report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         timeout: Duration::from_secs(cli.timeout),
         settle: Duration::from_secs(cli.settle),
         threads: cli.threads,
+        perf: cli.perf.clone(),
     };
     let results = match bench::run(&opts) {
         Ok(r) => r,
