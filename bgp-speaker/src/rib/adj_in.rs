@@ -61,6 +61,9 @@ pub(crate) struct Dest {
     pub dirty: bool,
 }
 
+// A table bucket (8-byte key + Dest) stays at 32 bytes.
+const _: () = assert!(std::mem::size_of::<Dest>() == 24);
+
 // SAFETY: the heap array is owned by the `Dest` alone (no sharing, no interior
 // mutability), like a `Vec<Path>`.
 unsafe impl Send for Dest {}
@@ -437,5 +440,44 @@ impl Core {
             }
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod dest_tests {
+    use super::*;
+
+    fn p(i: u32) -> Path {
+        Path { peer: PeerId(i), path_id: i * 10, attrs: AttrId(i), flags: (i % 3) as u8 }
+    }
+
+    #[test]
+    fn dest_inline_heap_remove_retain() {
+        let mut d = Dest::default();
+        assert!(d.paths().is_empty());
+        let mut model: Vec<Path> = Vec::new();
+        for i in 0..40 {
+            d.push(p(i));
+            model.push(p(i));
+            assert_eq!(d.paths(), &model[..]);
+        }
+        assert_eq!(d.remove(0), model.remove(0));
+        assert_eq!(d.remove(17), model.remove(17));
+        assert_eq!(d.remove(model.len() - 1), model.pop().unwrap());
+        d.paths_mut()[3].flags = 9;
+        model[3].flags = 9;
+        d.retain(|x| x.peer.0 % 4 != 1);
+        model.retain(|x| x.peer.0 % 4 != 1);
+        assert_eq!(d.paths(), &model[..]);
+        d.retain(|_| false);
+        assert!(d.paths().is_empty());
+        d.push(p(7));
+        assert_eq!(d.paths(), &[p(7)]);
+        let mut one = Dest::default();
+        one.push(p(1));
+        assert_eq!(one.remove(0), p(1));
+        one.push(p(2));
+        one.push(p(3));
+        assert_eq!(one.paths(), &[p(2), p(3)]);
     }
 }
