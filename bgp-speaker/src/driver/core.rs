@@ -411,7 +411,10 @@ impl Core {
                     };
                     p.negotiated = None;
                     p.status.end_of_rib.clear();
-                    let restarting = std::mem::take(&mut p.restarting);
+                    // The peer stays "restarting" (its routes stale, not withdrawn) across
+                    // failed reconnects until the session is Established again or the
+                    // restart timer sweeps the stale routes.
+                    let restarting = p.restarting;
                     if let Some(id) = id {
                         if !restarting {
                             self.rib.peer_down(id);
@@ -465,6 +468,7 @@ impl Core {
             }
         };
         p.status.asn = Some(n.peer_asn);
+        p.restarting = false;
         self.rib.peer_up(id, Some(n.peer_id));
         let families: FamilySet = n.families.iter().copied().collect();
         let member = MemberConfig {
