@@ -308,7 +308,8 @@ fn e2e_planned_stop_keeps_kernel_routes() {
     .unwrap();
     assert_eq!(lab.bird_routes(0).unwrap(), want);
     let log = std::fs::read_to_string(&lab.nodes[0].log).unwrap();
-    assert!(log.contains("node speaker stopping"), "{log}");
-    let (_, out) = lab.ctl(1, &["status"]).unwrap();
-    assert!(out.contains("received 6/2"), "{out}");
+    assert!(log.contains("code: 6, subcode: 2") && log.contains("node speaker stopping"), "{log}");
+    // node-2's INFO column shows the Cease while it lasts; its state is no longer up.
+    let st = lab.peer_states(1).unwrap();
+    assert!(st.iter().all(|p| p.2 != "up"), "{st:?}");
 }
