@@ -105,28 +105,44 @@ impl PeerTask {
     }
 
     async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<PeerCmd>) {
-        loop {
+        // One timer for the task, moved only when the session's next deadline changes
+        // (a fresh timer per loop turn showed up in profiles of 1000-peer fan-out).
+        let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let sleep = tokio::time::sleep_until(far());
+        tokio::pin!(sleep);
+        'outer: loop {
             if !self.drain_outputs().await {
                 break;
             }
             let deadline = self.session.next_deadline().map(tokio::time::Instant::from_std);
+            let target = deadline.unwrap_or_else(far);
+            if sleep.deadline() != target {
+                sleep.as_mut().reset(target);
+            }
             tokio::select! {
-                cmd = cmds.recv() => match cmd {
-                    None | Some(PeerCmd::Shutdown(None)) => {
-                        self.session.stop(None, Instant::now());
-                        let _ = self.drain_outputs().await;
-                        break;
+                cmd = cmds.recv() => {
+                    // Take every command already queued: a burst of UPDATEs for this peer
+                    // is handled in one turn.
+                    let mut next = cmd;
+                    for _ in 0..1024 {
+                        match next {
+                            None | Some(PeerCmd::Shutdown(_)) => {
+                                let n = match next { Some(PeerCmd::Shutdown(n)) => n, _ => None };
+                                self.session.stop(n, Instant::now());
+                                let _ = self.drain_outputs().await;
+                                break 'outer;
+                            }
+                            Some(c) => self.command(c),
+                        }
+                        match cmds.try_recv() {
+                            Ok(c) => next = Some(c),
+                            Err(_) => break,
+                        }
                     }
-                    Some(PeerCmd::Shutdown(Some(n))) => {
-                        self.session.stop(Some(n), Instant::now());
-                        let _ = self.drain_outputs().await;
-                        break;
-                    }
-                    Some(c) => self.command(c),
-                },
+                }
                 r = read_some(&mut self.conn) => self.on_read(r),
                 r = join_connect(&mut self.connecting) => self.on_connected(r),
-                _ = sleep_until(deadline) => self.session.handle_timeout(Instant::now()),
+                _ = &mut sleep, if deadline.is_some() => self.session.handle_timeout(Instant::now()),
             }
         }
         self.close_conn();
@@ -226,10 +242,28 @@ impl PeerTask {
         let writer_task = tokio::spawn(async move {
             // The writer flushes everything queued, then closes its half, so a
             // NOTIFICATION queued just before a close still goes out.
+            // Everything already queued goes out in one write (up to 256 KiB): a burst
+            // of small UPDATEs costs one system call, not one each.
+            let mut buf = BytesMut::new();
             while let Some(b) = wrx.recv().await {
-                let n = b.len();
-                let ok = w.write_all(&b).await.is_ok();
-                release(&queued, n);
+                let ok = if wrx.is_empty() {
+                    let n = b.len();
+                    let ok = w.write_all(&b).await.is_ok();
+                    release(&queued, n);
+                    ok
+                } else {
+                    buf.clear();
+                    buf.extend_from_slice(&b);
+                    while buf.len() < 256 << 10 {
+                        match wrx.try_recv() {
+                            Ok(more) => buf.extend_from_slice(&more),
+                            Err(_) => break,
+                        }
+                    }
+                    let ok = w.write_all(&buf).await.is_ok();
+                    release(&queued, buf.len());
+                    ok
+                };
                 if !ok {
                     break;
                 }
@@ -412,13 +446,6 @@ async fn join_connect(h: &mut Option<JoinHandle<std::io::Result<TcpStream>>>) ->
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
         },
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(d: Option<tokio::time::Instant>) {
-    match d {
-        Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
 }
