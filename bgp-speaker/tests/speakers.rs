@@ -237,3 +237,31 @@ async fn graceful_shutdown_tags_routes_then_stops_with_a_message() {
     assert_eq!(st[0].last_error.as_deref(), Some("received 6/2"), "{st:?}");
     b.shutdown(None).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_peer_local_as_is_presented_and_prepended() {
+    // A runs AS 64512 but presents AS 65100 to B (BIRD's `local as`): B expects 65100
+    // and sees it as the first AS of A's routes.
+    let (a, port) = listening(64512, "198.18.4.1", "127.0.14.1").await;
+    a.add_peer({
+        let mut n = neighbor(65100, rid("198.18.4.1"), "127.0.14.2", 179, 65001, None);
+        n.session.passive = true;
+        n
+    })
+    .await
+    .unwrap();
+    let b = active(
+        65001,
+        "198.18.4.2",
+        vec![neighbor(65001, rid("198.18.4.2"), "127.0.14.1", port, 65100, Some("127.0.14.2"))],
+    )
+    .await;
+    wait_established(&b, 1).await;
+    let block = pfx("10.244.4.0/26");
+    a.originate(block, local_attrs()).await.unwrap();
+    let r = eventually("B learns the block", async || best(&b, block).await).await;
+    assert_eq!(r.route.attrs.as_path, AsPath::from_sequence([65100]));
+    for h in [a, b] {
+        h.shutdown(None).await.unwrap();
+    }
+}

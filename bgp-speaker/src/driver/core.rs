@@ -446,7 +446,7 @@ impl Core {
 
     fn established(&mut self, s: Slot, n: Box<Negotiated>, local: SocketAddr) {
         let Some(p) = self.slots[s].as_mut() else { return };
-        let internal = n.peer_asn == self.cfg.local_as;
+        let internal = n.peer_asn == p.cfg.session.local_asn;
         let kind = match (internal, p.cfg.rr_client) {
             (false, _) => PeerKind::Ebgp,
             (true, true) => PeerKind::RrClient,
@@ -459,6 +459,7 @@ impl Core {
                 rc.allow_own_as = p.cfg.allow_own_as;
                 rc.next_hop = p.cfg.next_hop;
                 rc.send_med = p.cfg.send_med;
+                rc.local_as = (p.cfg.session.local_asn != self.cfg.local_as).then_some(p.cfg.session.local_asn);
                 rc.import_policy = p.cfg.import.clone().map(|pol| self.rib.add_policy(pol));
                 rc.export_policy = p.cfg.export.clone().map(|pol| self.rib.add_policy(pol));
                 let id = self.rib.add_peer(rc);

@@ -337,7 +337,7 @@ impl Rib {
         let looped = reflect::import_loop(
             &attrs,
             kind,
-            self.cfg.local_as,
+            cfg.local_as.unwrap_or(self.cfg.local_as),
             cfg.allow_own_as,
             self.cfg.router_id,
             self.cfg.cluster_id(),

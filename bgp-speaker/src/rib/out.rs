@@ -147,7 +147,7 @@ impl OutGroups {
             kind: pc.kind,
             next_hop: pc.next_hop,
             send_med: pc.send_med,
-            local_as: rib.config().local_as,
+            local_as: pc.local_as.unwrap_or(rib.config().local_as),
             member,
         };
         if let Some(&gid) = self.by_key.get(&key) {

@@ -80,6 +80,10 @@ pub struct PeerConfig {
     /// neighbouring AS must not go to other ASes; off by default).
     #[serde(default)]
     pub send_med: bool,
+    /// The AS we present to this peer when it differs from the RIB's (a per-peer local
+    /// AS, as BIRD's `local as`): prepended on export and checked for loops on import.
+    #[serde(default)]
+    pub local_as: Option<u32>,
 }
 
 impl PeerConfig {
@@ -95,6 +99,7 @@ impl PeerConfig {
             allow_own_as: 0,
             next_hop: NextHopMode::Auto,
             send_med: false,
+            local_as: None,
         }
     }
 }
