@@ -79,6 +79,10 @@ impl Core {
     }
 
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut events: mpsc::Receiver<PeerEvent>) {
+        // Loc-RIB changes are exported at most FLUSH_DELAY after the first of them, so
+        // changes that arrive from many peers at once (a cluster coming up, a reflector
+        // client going away) leave in packed UPDATEs rather than one UPDATE per prefix.
+        let mut flush_at: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 c = cmds.recv() => match c {
@@ -86,6 +90,7 @@ impl Core {
                     None => break,
                 },
                 Some(e) = events.recv() => self.event(e),
+                _ = sleep_until_opt(flush_at) => {}
             }
             // Drain whatever else is ready, then export once: a burst of UPDATEs
             // becomes one Loc-RIB diff.
@@ -95,8 +100,21 @@ impl Core {
                     Err(_) => break,
                 }
             }
-            self.flush();
-            if self.shutdown.is_some() && self.slots.iter().all(Option::is_none) {
+            let stopping = self.shutdown.is_some();
+            if self.rib.has_changes() {
+                let now = tokio::time::Instant::now();
+                match flush_at {
+                    Some(t) if now < t && !stopping => {}
+                    None if !stopping => flush_at = Some(now + FLUSH_DELAY),
+                    _ => {
+                        self.flush();
+                        flush_at = None;
+                    }
+                }
+            } else {
+                flush_at = None;
+            }
+            if stopping && self.slots.iter().all(Option::is_none) {
                 break;
             }
         }
@@ -567,6 +585,16 @@ impl Core {
                 let _ = p.tx.send(PeerCmd::Send(b.bytes.clone()));
             }
         }
+    }
+}
+
+/// How long Loc-RIB changes may wait to be packed with others before export.
+const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(3);
+
+async fn sleep_until_opt(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -132,7 +132,16 @@ impl PeerTask {
                                 let _ = self.drain_outputs().await;
                                 break 'outer;
                             }
-                            Some(c) => self.command(c),
+                            Some(c) => {
+                                // UPDATE bytes go straight to the writer; anything else may
+                                // make the session queue messages (BoRR/EoRR, End-of-RIB),
+                                // which must hit the wire in command order: flush them now.
+                                let direct = matches!(c, PeerCmd::Send(_));
+                                self.command(c);
+                                if !direct && !self.drain_outputs().await {
+                                    break 'outer;
+                                }
+                            }
                         }
                         match cmds.try_recv() {
                             Ok(c) => next = Some(c),

@@ -350,7 +350,11 @@ impl OutGroups {
         }
         for o in &old {
             if !want.iter().any(|w| w.path_id == o.path_id) {
-                push_nlri(plan.withdraw.entry(Self::target_for(g, o.src)).or_default(), prefix, pid(o));
+                // Withdrawals go to the whole group, the source member included: it never
+                // got this path from us (split horizon), so for it the withdrawal is a
+                // no-op, and one target lets every withdrawal of a batch share an UPDATE
+                // instead of one UPDATE per source peer.
+                push_nlri(plan.withdraw.entry(Target::All).or_default(), prefix, pid(o));
             }
             plan.release.push(o.attrs);
         }
