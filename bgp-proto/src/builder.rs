@@ -5,7 +5,7 @@ use crate::attr::{encode_attribute, flags, type_code, Attribute, NextHop};
 use crate::ctx::EncodeCtx;
 use crate::error::EncodeError;
 use crate::header::{finish_header, msg_type, start_header, HEADER_LEN};
-use crate::nlri::{encode_one, encoded_len, Nlri, Prefix};
+use crate::nlri::{encode_fit, Nlri, Prefix};
 use crate::types::AfiSafi;
 use bytes::{BufMut, BytesMut};
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -72,23 +72,7 @@ impl UpdateBuilder {
             out.put_u16(0);
             out.put_u16(a.len() as u16);
             out.put_slice(&a);
-            let mut room = max - fixed;
-            let mut n = 0;
-            for p in rest {
-                let l = encoded_len(p, add);
-                if l > room {
-                    break;
-                }
-                encode_one(p, add, out);
-                room -= l;
-                n += 1;
-            }
-            if n == 0 {
-                // Not even one prefix fits beside the shared attributes: refuse rather
-                // than emit empty UPDATEs forever.
-                out.truncate(at);
-                return Err(EncodeError::TooLong { len: max + 1, max });
-            }
+            let n = pack(rest, add, max - fixed, out, at, max)?;
             rest = &rest[n..];
             finish_header(out, at);
             count += 1;
@@ -106,26 +90,10 @@ impl UpdateBuilder {
             let at = start_header(out, msg_type::UPDATE);
             let wl_at = out.len();
             out.put_u16(0);
-            let mut room = max - HEADER_LEN - 4;
-            let mut n = 0;
-            for p in rest {
-                let l = encoded_len(p, add);
-                if l > room {
-                    break;
-                }
-                encode_one(p, add, out);
-                room -= l;
-                n += 1;
-            }
+            let n = pack(rest, add, max - HEADER_LEN - 4, out, at, max)?;
             let wl = (out.len() - wl_at - 2) as u16;
             out[wl_at..wl_at + 2].copy_from_slice(&wl.to_be_bytes());
             out.put_u16(0);
-            if n == 0 {
-                // Not even one prefix fits beside the shared attributes: refuse rather
-                // than emit empty UPDATEs forever.
-                out.truncate(at);
-                return Err(EncodeError::TooLong { len: max + 1, max });
-            }
             rest = &rest[n..];
             finish_header(out, at);
             count += 1;
@@ -237,34 +205,37 @@ impl UpdateBuilder {
             out.put_u16(family.afi.0);
             out.put_u8(family.safi.0);
             mp_head(out);
-            let mut room = room0;
-            let mut n = 0;
-            for p in rest {
-                let l = encoded_len(p, add);
-                if l > room {
-                    break;
-                }
-                encode_one(p, add, out);
-                room -= l;
-                n += 1;
-            }
+            let n = pack(rest, add, room0, out, at, max)?;
             let mlen = (out.len() - mlen_at - 2) as u16;
             out[mlen_at..mlen_at + 2].copy_from_slice(&mlen.to_be_bytes());
             out.put_slice(attrs);
             let alen = (out.len() - alen_at - 2) as u16;
             out[alen_at..alen_at + 2].copy_from_slice(&alen.to_be_bytes());
-            if n == 0 {
-                // Not even one prefix fits beside the shared attributes: refuse rather
-                // than emit empty UPDATEs forever.
-                out.truncate(at);
-                return Err(EncodeError::TooLong { len: max + 1, max });
-            }
             rest = &rest[n..];
             finish_header(out, at);
             *count += 1;
         }
         Ok(())
     }
+}
+
+/// Packs as many of `rest` as fit in `room` octets after the message started at `at`.
+/// Refuses, leaving nothing of the message, when not even one fits beside the shared
+/// attributes (otherwise the callers would emit empty UPDATEs forever).
+fn pack<P: Prefix>(
+    rest: &[Nlri<P>],
+    add: bool,
+    room: usize,
+    out: &mut BytesMut,
+    at: usize,
+    max: usize,
+) -> Result<usize, EncodeError> {
+    let (n, _) = encode_fit(rest, add, room, out);
+    if n == 0 {
+        out.truncate(at);
+        return Err(EncodeError::TooLong { len: max + 1, max });
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
