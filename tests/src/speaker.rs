@@ -312,3 +312,24 @@ pub fn speaker_config(
     cfg.neighbors = neighbors;
     cfg
 }
+
+/// Our address on a [`Pair`].
+pub fn us() -> IpAddr {
+    IpAddr::V4(Pair::US_V4)
+}
+
+/// The peer's address on a [`Pair`].
+pub fn them() -> IpAddr {
+    IpAddr::V4(Pair::PEER_V4)
+}
+
+/// Parses a prefix (test literals).
+pub fn pfx(s: &str) -> bgp_speaker::rib::Prefix {
+    s.parse().expect("prefix")
+}
+
+/// Polls `f` every 100 ms for up to 30 s; panics naming `what` when it never holds.
+pub fn wait_for(what: &str, mut f: impl FnMut() -> Option<()>) {
+    crate::poll(what, std::time::Duration::from_secs(30), std::time::Duration::from_millis(100), || Ok(f()))
+        .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -7,31 +7,19 @@
 //! Needs root and `bird`; prints a SKIP line and passes otherwise.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+
 use std::time::{Duration, Instant};
 
 use bgp_proto::{AsPath, Community, LargeCommunity, NextHop};
 use bgp_speaker::rib::{PathAttrs, Prefix};
 use tests::peers::{BgpDaemon, Bird, Neighbor, PeerSpec, Route};
 use tests::proc::Proc;
-use tests::speaker::{have, lab_ok, neighbor, speaker_config, NsSpeaker, Pair};
+use tests::speaker::{have, lab_ok, neighbor, pfx, speaker_config, them, us, wait_for, NsSpeaker, Pair};
 
 const T: Duration = Duration::from_secs(30);
 
 fn skip(test: &str) -> bool {
     !(lab_ok(test) && have(test, "bird"))
-}
-
-fn us() -> IpAddr {
-    IpAddr::V4(Pair::US_V4)
-}
-
-fn them() -> IpAddr {
-    IpAddr::V4(Pair::PEER_V4)
-}
-
-fn pfx(s: &str) -> Prefix {
-    s.parse().expect("prefix")
 }
 
 /// BIRD's routes: 10.244.2.0/26 and 2001:db8:f00:2::/64.
@@ -166,14 +154,14 @@ fn routes_and_refresh(test: &str, ibgp: bool, we_dial: bool) {
     }
 
     // We ask BIRD to re-send: its UPDATEs arrive again (both families), routes stay.
-    crate_poll("End-of-RIB from BIRD", || {
+    wait_for("End-of-RIB from BIRD", || {
         let p = sp.peer(them()).unwrap();
         (p.end_of_rib.len() >= 2).then_some(())
     });
     let before = sp.peer(them()).unwrap().updates_received;
     let bird_sent = bird_stat(&bird, "Export updates:");
     sp.refresh(them()).expect("refresh");
-    crate_poll("BIRD to answer our ROUTE-REFRESH", || {
+    wait_for("BIRD to answer our ROUTE-REFRESH", || {
         (sp.peer(them()).unwrap().updates_received >= before + 2).then_some(())
     });
     assert!(bird_stat(&bird, "Export updates:") >= bird_sent + 2, "BIRD counted its re-sent UPDATEs");
@@ -183,7 +171,7 @@ fn routes_and_refresh(test: &str, ibgp: bool, we_dial: bool) {
     let received = bird_stat(&bird, "Import updates:");
     let asked = sp.peer(them()).unwrap().refresh_requests_received;
     bird.birdc(&["reload", "in", "n0"]).expect("birdc reload in");
-    crate_poll("BIRD's ROUTE-REFRESH", || {
+    wait_for("BIRD's ROUTE-REFRESH", || {
         (sp.peer(them()).unwrap().refresh_requests_received >= asked + 2).then_some(())
     });
     let again = tests::poll("BIRD to receive our routes again", T, Duration::from_millis(100), || {
@@ -198,10 +186,6 @@ fn routes_and_refresh(test: &str, ibgp: bool, we_dial: bool) {
     assert_eq!(st.flaps, 0, "no session reset: {st:?}");
     drop(sp);
     drop(bird);
-}
-
-fn crate_poll(what: &str, mut f: impl FnMut() -> Option<()>) {
-    tests::poll(what, T, Duration::from_millis(100), || Ok(f())).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -237,7 +221,7 @@ fn interop_bird_graceful_restart_keeps_routes() {
     let theirs = [pfx("10.244.2.0/26"), pfx("2001:db8:f00:2::/64")];
     sp.wait_established(them(), T).expect("our session");
     sp.wait_routes(&theirs, T).expect("BIRD's routes");
-    crate_poll("End-of-RIB from BIRD", || (sp.peer(them()).unwrap().end_of_rib.len() >= 2).then_some(()));
+    wait_for("End-of-RIB from BIRD", || (sp.peer(them()).unwrap().end_of_rib.len() >= 2).then_some(()));
     let mut events = sp.handle().subscribe();
 
     // Kill BIRD hard: no NOTIFICATION, just the TCP connection gone.
@@ -247,7 +231,7 @@ fn interop_bird_graceful_restart_keeps_routes() {
         // SAFETY: kill(2) on a pid living in our own namespace (BIRD).
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
-    crate_poll("our session to notice", || (sp.peer(them()).unwrap().state != "Established").then_some(()));
+    wait_for("our session to notice", || (sp.peer(them()).unwrap().state != "Established").then_some(()));
     for p in theirs {
         let r = sp.best(p).unwrap().unwrap_or_else(|| panic!("{p} kept during the restart"));
         assert!(r.stale, "{p} is stale during the restart: {r:?}");
@@ -266,7 +250,7 @@ fn interop_bird_graceful_restart_keeps_routes() {
     ];
     let _bird2 = Proc::spawn_in(&pair.peer, "bird", &args, &dir.join("bird2.log")).expect("bird again");
     let up_again = Instant::now();
-    crate_poll("the session back and BIRD's End-of-RIB", || {
+    wait_for("the session back and BIRD's End-of-RIB", || {
         let p = sp.peer(them()).unwrap();
         (p.state == "Established" && p.end_of_rib.len() >= 2).then_some(())
     });
@@ -342,7 +326,7 @@ fn bad_peer_as(test: &str, we_expect_wrong: bool) {
     n.transport.source = Some(us());
     let sp = NsSpeaker::start(&pair.us, speaker_config(65001, Pair::US_V4, us(), vec![n])).expect("speaker");
     let want = if we_expect_wrong { "sent 2/2" } else { "received 2/2" };
-    crate_poll(want, || (sp.peer(them()).unwrap().last_error.as_deref() == Some(want)).then_some(()));
+    wait_for(want, || (sp.peer(them()).unwrap().last_error.as_deref() == Some(want)).then_some(()));
     assert!(!bird.is_established(us()).unwrap());
     let log = bird.log();
     assert!(log.to_lowercase().contains("bad peer as"), "BIRD logs the Bad Peer AS error:\n{log}");

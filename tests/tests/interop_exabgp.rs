@@ -7,31 +7,14 @@
 //!
 //! Needs root and `exabgp`; prints a SKIP line and passes otherwise.
 
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bgp_proto::{AsPath, Community, LargeCommunity, NextHop};
-use bgp_speaker::rib::{PathAttrs, Prefix};
+use bgp_speaker::rib::PathAttrs;
 use tests::peers::{BgpDaemon, ExaBgp, Neighbor, PeerSpec, Route};
-use tests::speaker::{have, lab_ok, neighbor, speaker_config, NsSpeaker, Pair};
+use tests::speaker::{have, lab_ok, neighbor, pfx, speaker_config, them, us, wait_for, NsSpeaker, Pair};
 
 const T: Duration = Duration::from_secs(30);
-
-fn us() -> IpAddr {
-    IpAddr::V4(Pair::US_V4)
-}
-
-fn them() -> IpAddr {
-    IpAddr::V4(Pair::PEER_V4)
-}
-
-fn pfx(s: &str) -> Prefix {
-    s.parse().expect("prefix")
-}
-
-fn poll(what: &str, mut f: impl FnMut() -> Option<()>) {
-    tests::poll(what, T, Duration::from_millis(100), || Ok(f())).unwrap_or_else(|e| panic!("{e}"));
-}
 
 /// ExaBGP (AS 65002) with two routes, our speaker (AS 65001) originating two; we dial
 /// (ExaBGP passive) when `we_dial`, else ExaBGP dials and our neighbour is passive.
@@ -151,7 +134,7 @@ fn interop_exabgp_rfc7606_malformed_attributes() {
     exa.command(&format!("announce route 10.244.3.0/26 next-hop {nh} community [ 65002:3 ]")).unwrap();
     sp.wait_routes(&[pfx("10.244.3.0/26")], T).expect("valid route first");
     exa.command(&format!("announce route 10.244.3.0/26 next-hop {nh} attribute [ 0x08 0xc0 0x010203 ]")).unwrap();
-    poll("treat-as-withdraw", || sp.best(pfx("10.244.3.0/26")).unwrap().is_none().then_some(()));
+    wait_for("treat-as-withdraw", || sp.best(pfx("10.244.3.0/26")).unwrap().is_none().then_some(()));
     up(&sp);
 
     // AGGREGATOR of 5 octets (§7.7): attribute discard, the route stays without it.
@@ -172,7 +155,7 @@ fn interop_exabgp_rfc7606_malformed_attributes() {
     // Unrecognized Well-known Attribute, session reset (RFC 7606 keeps it).
     let start = Instant::now();
     exa.command(&format!("announce route 10.244.6.0/26 next-hop {nh} attribute [ 0x63 0x40 0x00 ]")).unwrap();
-    poll("us to send 3/2", || (sp.peer(them()).unwrap().last_error.as_deref() == Some("sent 3/2")).then_some(()));
+    wait_for("us to send 3/2", || (sp.peer(them()).unwrap().last_error.as_deref() == Some("sent 3/2")).then_some(()));
     let p = sp.peer(them()).unwrap();
     assert!(p.flaps >= 1, "the session was reset: {p:?}");
     assert!(sp.best(pfx("10.244.6.0/26")).unwrap().is_none());

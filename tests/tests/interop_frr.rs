@@ -5,33 +5,16 @@
 //!
 //! Needs root and FRR's bgpd; prints a SKIP line and passes otherwise.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bgp_proto::{AsPath, Community, LargeCommunity, NextHop};
-use bgp_speaker::rib::{PathAttrs, Prefix};
+use bgp_speaker::rib::PathAttrs;
 const BGPD: &str = "/usr/lib/frr/bgpd";
 use tests::peers::{BgpDaemon, Frr, Neighbor, PeerSpec, Route};
-use tests::speaker::{have, lab_ok, neighbor, speaker_config, NsSpeaker, Pair};
+use tests::speaker::{have, lab_ok, neighbor, pfx, speaker_config, them, us, wait_for, NsSpeaker, Pair};
 
 // FRR holds its first UPDATEs back for a while after the session comes up.
 const T: Duration = Duration::from_secs(30);
-
-fn us() -> IpAddr {
-    IpAddr::V4(Pair::US_V4)
-}
-
-fn them() -> IpAddr {
-    IpAddr::V4(Pair::PEER_V4)
-}
-
-fn pfx(s: &str) -> Prefix {
-    s.parse().expect("prefix")
-}
-
-fn poll(what: &str, mut f: impl FnMut() -> Option<()>) {
-    tests::poll(what, T, Duration::from_millis(100), || Ok(f())).unwrap_or_else(|e| panic!("{e}"));
-}
 
 fn frr_json(frr: &Frr, cmd: &str) -> serde_json::Value {
     let out = frr.vtysh(&[cmd]).expect("vtysh");
@@ -134,7 +117,7 @@ fn routes_and_refresh(test: &str, ibgp: bool, we_dial: bool) {
         let v = frr_json(&frr, &format!("show bgp neighbors {} json", us()));
         panic!("{e}: before {before}, now {:?}\n{}\n{}", sp.peer(them()), v, frr.log());
     }
-    poll("FRR to count both ROUTE-REFRESH", || (msg_stat(&frr, "routeRefreshRecv") >= rr_recv + 2).then_some(()));
+    wait_for("FRR to count both ROUTE-REFRESH", || (msg_stat(&frr, "routeRefreshRecv") >= rr_recv + 2).then_some(()));
     sp.wait_routes(&[pfx("10.244.2.0/26"), pfx("2001:db8:f00:2::/64")], T).expect("routes stay");
 
     // FRR asks us (`clear bgp X soft in`, both families).
@@ -143,8 +126,8 @@ fn routes_and_refresh(test: &str, ibgp: bool, we_dial: bool) {
     for af in ["ipv4", "ipv6"] {
         frr.vtysh(&[&format!("clear bgp {af} unicast {} soft in", us())]).expect("clear soft in");
     }
-    poll("FRR's ROUTE-REFRESH", || (sp.peer(them()).unwrap().refresh_requests_received >= asked + 2).then_some(()));
-    poll("FRR to receive our routes again", || (msg_stat(&frr, "updatesRecv") >= upd + 2).then_some(()));
+    wait_for("FRR's ROUTE-REFRESH", || (sp.peer(them()).unwrap().refresh_requests_received >= asked + 2).then_some(()));
+    wait_for("FRR to receive our routes again", || (msg_stat(&frr, "updatesRecv") >= upd + 2).then_some(()));
     frr.wait_prefixes(&["10.244.1.0/26".parse().unwrap(), "2001:db8:f00:1::/64".parse().unwrap()], T)
         .expect("FRR keeps ours");
     assert_eq!(sp.peer(them()).unwrap().flaps, 0);

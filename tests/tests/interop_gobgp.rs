@@ -6,31 +6,14 @@
 //!
 //! Needs root and `gobgpd`; prints a SKIP line and passes otherwise.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bgp_proto::{AsPath, Community, LargeCommunity, NextHop};
-use bgp_speaker::rib::{PathAttrs, Prefix};
+use bgp_speaker::rib::PathAttrs;
 use tests::peers::{BgpDaemon, GoBgp, Neighbor, PeerSpec, Route};
-use tests::speaker::{have, lab_ok, neighbor, speaker_config, NsSpeaker, Pair};
+use tests::speaker::{have, lab_ok, neighbor, pfx, speaker_config, them, us, wait_for, NsSpeaker, Pair};
 
 const T: Duration = Duration::from_secs(30);
-
-fn us() -> IpAddr {
-    IpAddr::V4(Pair::US_V4)
-}
-
-fn them() -> IpAddr {
-    IpAddr::V4(Pair::PEER_V4)
-}
-
-fn pfx(s: &str) -> Prefix {
-    s.parse().expect("prefix")
-}
-
-fn poll(what: &str, mut f: impl FnMut() -> Option<()>) {
-    tests::poll(what, T, Duration::from_millis(100), || Ok(f())).unwrap_or_else(|e| panic!("{e}"));
-}
 
 #[test]
 fn interop_gobgp_ibgp_we_dial_routes_attrs_refresh() {
@@ -106,7 +89,7 @@ fn routes_attrs_refresh(test: &str, tag: &str, we_dial: bool) {
     // We ask GoBGP to re-send.
     let before = sp.peer(them()).unwrap().updates_received;
     sp.refresh(them()).expect("refresh");
-    poll("GoBGP to answer our ROUTE-REFRESH", || {
+    wait_for("GoBGP to answer our ROUTE-REFRESH", || {
         (sp.peer(them()).unwrap().updates_received >= before + 2).then_some(())
     });
     sp.wait_routes(&[pfx("10.244.2.0/26"), pfx("2001:db8:f00:2::/64")], T).expect("routes stay");
@@ -118,7 +101,7 @@ fn routes_attrs_refresh(test: &str, tag: &str, we_dial: bool) {
     for af in ["ipv4", "ipv6"] {
         gobgp.gobgp(&["neighbor", &us().to_string(), "softresetout", "-a", af]).expect("softresetout");
     }
-    poll("GoBGP to re-send", || (sp.peer(them()).unwrap().updates_received >= before + 2).then_some(()));
+    wait_for("GoBGP to re-send", || (sp.peer(them()).unwrap().updates_received >= before + 2).then_some(()));
     sp.wait_routes(&[pfx("10.244.2.0/26"), pfx("2001:db8:f00:2::/64")], T).expect("routes stay");
     assert_eq!(sp.peer(them()).unwrap().flaps, 0);
 }
