@@ -2,7 +2,9 @@
 //! [`rib::Policy`](crate::rib::Policy).
 
 use super::config::{FilterAction, FilterRule, MatchOperator, NodeConfig};
-use crate::rib::policy::{Action, CommunityValue, LargeCommunityValue, Match, PeerType, PrefixMatch, Rule, Terminal};
+use crate::rib::policy::{
+    Action, CommunityValue, LargeCommunityValue, Match, PeerType, PrefixMatch, RouteSource, Rule, Terminal,
+};
 use crate::rib::{PathAttrs, Policy};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -134,6 +136,8 @@ pub fn filter_rule(cfg: &NodeConfig, filter: &str, r: &FilterRule, v6: bool) -> 
         "client" => PeerType::Client,
         _ => PeerType::Ibgp,
     });
+    // `source: RemotePeers`: only routes learned from peers, never our own blocks.
+    m.source = r.source.as_ref().map(|_| RouteSource::RemotePeers);
     if let Some(c) = &r.community {
         match parse_community(c, &cfg.advertise.communities) {
             Ok(Comm::Std(v)) => m.community = Some(v),
@@ -253,5 +257,41 @@ mod tests {
         assert!(matches!(parse_community("gold", &named), Ok(Comm::Std(_))));
         assert!(matches!(parse_community("1:2:3", &named), Ok(Comm::Large(_))));
         assert!(parse_community("silver", &named).is_err());
+    }
+
+    #[test]
+    fn source_remote_peers_spares_local_blocks() {
+        let src = r#"
+[node]
+name = "a"
+ipv4 = "198.18.0.1/24"
+[[pools]]
+cidr = "10.244.0.0/16"
+[[peers]]
+name = "tor"
+address = "198.18.0.254"
+as = 65000
+filters = ["no-transit"]
+[[filters]]
+name = "no-transit"
+[[filters.export-v4]]
+source = "RemotePeers"
+action = "Reject"
+"#;
+        let cfg = NodeConfig::parse(src, std::path::Path::new("n.toml")).unwrap();
+        let p = export_policy(&cfg, "tor", &["no-transit".to_string()]);
+        let ctx = crate::rib::policy::PolicyCtx {
+            prefix: "10.244.1.0/26".parse().unwrap(),
+            peer_kind: crate::rib::PeerKind::Ebgp,
+            local_as: 64512,
+            from_local: true,
+        };
+        let a = PathAttrs::default();
+        assert!(p.evaluate(&ctx, &a).accept, "our own block is exported");
+        let learned = crate::rib::policy::PolicyCtx { from_local: false, ..ctx };
+        assert!(!p.evaluate(&learned, &a).accept, "a route learned from a peer is not");
+        let bad = src.replace("source = \"RemotePeers\"", "source = \"Local\"");
+        let e = NodeConfig::parse(&bad, std::path::Path::new("n.toml")).unwrap_err();
+        assert_eq!(e.field, "filters[0].export-v4[0].source", "{e}");
     }
 }

@@ -603,9 +603,9 @@ impl NodeConfig {
                             return Err((at("prefix-length"), format!("min <= max <= {max}")));
                         }
                     }
-                    if r.source.is_some() {
-                        // Policy cannot tell local from learned routes on export yet.
-                        return Err((at("source"), "not supported yet (the rule would apply to every source)".into()));
+                    if r.source.as_deref().is_some_and(|s| s != "RemotePeers") {
+                        // Calico's BGPFilter knows one source value.
+                        return Err((at("source"), "\"RemotePeers\" is the only source".into()));
                     }
                     if r.peer_type.as_deref().is_some_and(|s| !["ibgp", "ebgp", "client"].contains(&s)) {
                         return Err((at("peer-type"), "one of ibgp, ebgp, client".into()));

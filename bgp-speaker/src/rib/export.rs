@@ -100,7 +100,10 @@ pub fn export(prefix: Prefix, attrs: &PathAttrs, from: ExportSource, to: &Export
     }
     // 4. Policy.
     if let Some(p) = to.policy {
-        let v = p.evaluate(&PolicyCtx { prefix, peer_kind: to.kind, local_as: to.local_as }, &a);
+        let v = p.evaluate(
+            &PolicyCtx { prefix, peer_kind: to.kind, local_as: to.local_as, from_local: from.kind == PeerKind::Local },
+            &a,
+        );
         if !v.accept {
             return None;
         }

@@ -348,7 +348,7 @@ impl Rib {
         for (prefix, path_id) in prefixes {
             let (id, flags) = match policy {
                 Some(pid) if !looped => {
-                    let ctx = PolicyCtx { prefix, peer_kind: kind, local_as: self.cfg.local_as };
+                    let ctx = PolicyCtx { prefix, peer_kind: kind, local_as: self.cfg.local_as, from_local: false };
                     let v = self.policies[pid.0 as usize].evaluate(&ctx, self.core.store.get(base));
                     match (v.accept, v.modified) {
                         (true, Some(m)) => (self.intern(m), 0),

@@ -90,6 +90,20 @@ pub struct Match {
     /// The peer (the sender on import, the receiver on export) is of this type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_type: Option<PeerType>,
+    /// Where the route came from: originated here, or learned from a peer (Calico
+    /// BGPFilter `source: RemotePeers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RouteSource>,
+}
+
+/// The origin of a route, for [`Match::source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteSource {
+    /// Originated by this speaker (blocks, service IPs, `originate`).
+    Local,
+    /// Learned from a BGP peer.
+    RemotePeers,
 }
 
 /// A prefix with an optional length range (`ge` <= length <= `le`); exact without one.
@@ -265,6 +279,8 @@ pub struct PolicyCtx {
     pub peer_kind: PeerKind,
     /// Our AS (for `prepend`).
     pub local_as: u32,
+    /// The route was originated here (on import always false).
+    pub from_local: bool,
 }
 
 /// A next-hop instruction from an export policy.
@@ -296,6 +312,7 @@ impl Match {
             && self.as_path_contains.is_none_or(|asn| a.as_path.count(asn) > 0)
             && self.as_path_starts_with.is_none_or(|asn| a.as_path.first_as() == Some(asn))
             && self.peer_type.is_none_or(|t| t.matches(ctx.peer_kind))
+            && self.source.is_none_or(|s| (s == RouteSource::Local) == ctx.from_local)
     }
 }
 

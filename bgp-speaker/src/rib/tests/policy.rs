@@ -4,7 +4,7 @@ use super::*;
 use crate::rib::policy::*;
 
 fn ctx(prefix: &str, kind: PeerKind) -> PolicyCtx {
-    PolicyCtx { prefix: pfx(prefix), peer_kind: kind, local_as: LOCAL_AS }
+    PolicyCtx { prefix: pfx(prefix), peer_kind: kind, local_as: LOCAL_AS, from_local: false }
 }
 
 fn rule(m: Match, then: Vec<Action>) -> Policy {
@@ -223,4 +223,22 @@ fn local_origination_and_withdrawal() {
     assert_eq!(rib.peer_counts(PeerId::LOCAL).best, 1);
     rib.withdraw_local(pfx("10.244.1.0/26"));
     assert!(rib.drain_changes()[0].is_withdraw());
+}
+
+#[test]
+fn match_source_local_or_remote_peers() {
+    let remote = rule(Match { source: Some(RouteSource::RemotePeers), ..Default::default() }, vec![Action::Reject]);
+    let remote = Policy { default: Terminal::Accept, ..remote };
+    let a = attrs(&[]);
+    let learned = ctx("10.244.1.0/26", PeerKind::Ebgp);
+    let local = PolicyCtx { from_local: true, ..learned };
+    assert!(!remote.evaluate(&learned, &a).accept, "a learned route matches RemotePeers");
+    assert!(remote.evaluate(&local, &a).accept, "an originated route does not");
+    let only_local = rule(Match { source: Some(RouteSource::Local), ..Default::default() }, vec![Action::Accept]);
+    assert!(only_local.evaluate(&local, &a).accept);
+    assert!(!only_local.evaluate(&learned, &a).accept);
+    let toml =
+        "name = \"p\"\ndefault = \"accept\"\n[[rule]]\nmatch = { source = \"remote-peers\" }\nthen = [\"reject\"]\n";
+    let parsed = Policy::from_toml(toml).expect("source parses");
+    assert_eq!(parsed.rules[0].matches.source, Some(RouteSource::RemotePeers));
 }
