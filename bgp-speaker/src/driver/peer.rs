@@ -183,8 +183,10 @@ impl PeerTask {
             }
             PeerCmd::Inbound(s) => self.inbound(s),
             PeerCmd::Reset(n) => {
+                // The session queues the NOTIFICATION, the close and its Down; the run
+                // loop's drain_outputs carries them out in that order, so the core
+                // learns the session went down and withdraws what the peer sent.
                 self.session.stop(Some(n), now);
-                self.flush_sends_and_close();
                 self.session.handle(Input::Start, now);
             }
             PeerCmd::Shutdown(_) => {}
