@@ -72,13 +72,13 @@ pub fn assert_all_ping(lab: &Lab) {
 }
 
 /// Node `ns`'s `ip route show proto bird`, as [`Lab::bird_routes`] normalises it, by
-/// namespace name (usable from a watcher thread).
-pub fn routes_of(ns: &str) -> Vec<String> {
-    let out = tests::run_args("ip", &["-n", ns, "route", "show", "proto", "bird"]).unwrap_or_default();
+/// namespace name (usable from a watcher thread); `None` when `ip` could not run.
+pub fn routes_of(ns: &str) -> Option<Vec<String>> {
+    let out = tests::run_args("ip", &["-n", ns, "route", "show", "proto", "bird"]).ok()?;
     let mut v: Vec<String> =
         out.lines().map(|l| l.split_whitespace().filter(|w| *w != "linkdown").collect::<Vec<_>>().join(" ")).collect();
     v.sort();
-    v
+    Some(v)
 }
 
 /// Watches every node's `proto bird` routes in a thread until stopped: every sample
@@ -98,7 +98,8 @@ impl RouteWatch {
             let (mut sweeps, mut bad) = (0, Vec::new());
             while !s.load(Ordering::Relaxed) {
                 for (i, w) in want.iter().enumerate() {
-                    let got = routes_of(&names[i]);
+                    // A failed `ip` run (fork under load) is no sample.
+                    let Some(got) = routes_of(&names[i]) else { continue };
                     if &got != w {
                         bad.push(format!("node {i}: want {w:?}, got {got:?}"));
                     }
