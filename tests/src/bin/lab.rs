@@ -5,7 +5,6 @@
 //! cargo build --release -p bgp-speaker -p route-reflector   # lab looks for them next to itself
 //! cargo run --release -p tests --bin lab -- up [--nodes 3] [--ipip Never|Always|CrossSubnet]
 //!                                              [--seed000 [--tor]] [--bird-node N] [--reflectors R]
-//! cargo run --release -p tests --bin lab -- status
 //! cargo run --release -p tests --bin lab -- down
 //! ```
 //!
@@ -76,8 +75,10 @@ fn main() -> ExitCode {
             if !seed000 {
                 spec.ipip = ipip;
             }
-            if reflectors > 50 {
-                eprintln!("lab up: --reflectors: at most 50 (addresses 198.18.0.201 to .250)");
+            if reflectors > 50 || (reflectors > 0 && spec.nodes.len() > 200) {
+                eprintln!(
+                    "lab up: --reflectors: at most 50, with at most 200 nodes (reflectors use 198.18.0.201 to .250)"
+                );
                 return ExitCode::FAILURE;
             }
             spec.reflectors = reflectors;

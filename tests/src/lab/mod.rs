@@ -118,9 +118,11 @@ impl LabSpec {
         self.reflectors == 0 && self.tor_as.is_none()
     }
 
-    /// Reflector `k`'s (from 0) address: 198.18.0.201/24, 198.18.0.202/24, …
+    /// Reflector `k`'s (from 0) address: 198.18.0.201/24, 198.18.0.202/24, … (so at
+    /// most 50 reflectors, and nodes below .201).
     pub fn reflector_addr(&self, k: usize) -> Ipv4Net {
-        Ipv4Net::new(Ipv4Addr::new(198, 18, 0, 201 + k as u8), 24).expect("valid prefix length")
+        let a = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 201)).wrapping_add(k as u32));
+        Ipv4Net::new(a, 24).expect("valid prefix length")
     }
 
     /// Seed 000: node-1 and node-2 on 198.18.0.0/24, node-3 on 198.18.1.0/24, a router
