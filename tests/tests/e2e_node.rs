@@ -5,59 +5,16 @@
 //! `tunl0` is a tun device here (this kernel has no ipip link type): the tests check the
 //! routes programmed onto it, not the IPIP data path.
 
-use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tests::lab::{self, Lab, LabSpec};
-use tests::{poll, WorkDir};
+use tests::lab::{Lab, LabSpec};
+use tests::poll;
 
-struct Cluster {
-    lab: Lab,
-    _dir: WorkDir,
-}
+mod common;
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn up(tag: &str, spec: LabSpec) -> Option<Cluster> {
-    if !is_root() {
-        eprintln!("skipping {tag}: needs root");
-        return None;
-    }
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| {
-        lab::speaker_binary(true).expect("build bgp-speaker");
-    });
-    let dir = WorkDir::new(tag).unwrap();
-    let lab = Lab::up(spec, dir.path()).unwrap();
-    Some(Cluster { lab, _dir: dir })
-}
-
-fn wait_routes(lab: &Lab, i: usize, want: &[String], timeout: Duration) -> io::Result<()> {
-    let mut last = Vec::new();
-    let r =
-        poll(&format!("{}'s proto bird routes", lab.nodes[i].spec.name), timeout, Duration::from_millis(100), || {
-            last = lab.bird_routes(i)?;
-            Ok((last == want).then_some(()))
-        });
-    r.map_err(|e| io::Error::other(format!("{e}\nwant {want:#?}\ngot {last:#?}\n{}", log_tail(lab, i))))
-}
-
-fn log_tail(lab: &Lab, i: usize) -> String {
-    let s = std::fs::read_to_string(&lab.nodes[i].log).unwrap_or_default();
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-fn assert_all_ping(lab: &Lab) {
-    let m = lab.ping_matrix();
-    let bad: Vec<_> = m.iter().filter(|x| !x.2).collect();
-    assert!(bad.is_empty(), "pod pairs without replies: {bad:?}\n{}", lab.report());
-}
+use common::{assert_all_ping, up, wait_routes};
 
 /// Test 1: a 3-node mesh. Every pod pings every other pod; every node's `ip route show
 /// proto bird` is exactly a blackhole for its own block and a via route per other block.

@@ -1,19 +1,23 @@
 //! A Calico-like cluster out of network namespaces, running the real `bgp-speaker`
 //! binary on every node (or BIRD with a Calico-like configuration): a fabric bridge,
 //! nodes with 198.18.x.y addresses, two pods per node wired as Felix wires them, an
-//! optional router between two node subnets (seed 000). Used by `lab up` and the e2e
-//! tests.
+//! optional router between two node subnets (seed 000), optionally running BIRD as a
+//! top-of-rack eBGP router ([`router`]), optionally route reflectors instead of the mesh
+//! ([`reflector`]). Used by `lab up` and the e2e tests.
 //!
 //! The node speaker binary is found next to the running executable (`target/release/`
 //! for `lab`, `target/release/` above `deps/` for tests) or in `$BGP_SPEAKER_BIN`;
 //! [`speaker_binary`] builds it with `cargo build --release -p bgp-speaker` first, so
-//! it is never stale.
+//! it is never stale. The `route-reflector` binary is found the same way
+//! ([`reflector_binary`], `$ROUTE_REFLECTOR_BIN`).
 //!
 //! This kernel has no `ipip` link type, so `tunl0` is a tun device
 //! (`ip tuntap add dev tunl0 mode tun`): the routes that point at it are exactly what
 //! BIRD programs, but the IPIP data path itself does not carry packets here.
 
 pub mod bird;
+pub mod reflector;
+pub mod router;
 
 use crate::netns::{self, Attachment, Fabric, Netns, Pod};
 use crate::proc::Proc;
@@ -55,6 +59,12 @@ pub struct LabSpec {
     pub router: Vec<Ipv4Net>,
     /// Extra TOML appended to every node's configuration.
     pub extra: String,
+    /// Route reflectors (`route-reflector`) to run: with any, the mesh is off and every
+    /// node peers with every reflector.
+    pub reflectors: usize,
+    /// Run BIRD on the router as a top-of-rack eBGP router of this AS: the mesh is off
+    /// and every node peers with the router's address on its subnet.
+    pub tor_as: Option<u32>,
 }
 
 fn net(s: &str) -> Ipv4Net {
@@ -75,7 +85,44 @@ impl LabSpec {
                 bird: false,
             })
             .collect();
-        LabSpec { nodes, pool: net("10.244.0.0/16"), ipip: "Never".into(), router: Vec::new(), extra: String::new() }
+        LabSpec {
+            nodes,
+            pool: net("10.244.0.0/16"),
+            ipip: "Never".into(),
+            router: Vec::new(),
+            extra: String::new(),
+            reflectors: 0,
+            tor_as: None,
+        }
+    }
+
+    /// [`LabSpec::mesh`] without the mesh: `r` route reflectors at 198.18.0.201, … with
+    /// one cluster ID, every node peering with every one of them.
+    pub fn reflected(n: usize, r: usize) -> LabSpec {
+        LabSpec { reflectors: r, ..LabSpec::mesh(n) }
+    }
+
+    /// Seed 000 with IPIP Never and the router running BIRD as a top-of-rack router in
+    /// AS 64513: the mesh is off, each node peers (eBGP, node-specific BGPPeer) with
+    /// the router's address on its subnet and accepts its own AS once in a path
+    /// (numAllowedLocalASNumbers = 1, since every node is in AS 64512).
+    pub fn seed000_tor() -> LabSpec {
+        let mut s = LabSpec::seed000();
+        s.ipip = "Never".into();
+        s.tor_as = Some(64513);
+        s
+    }
+
+    /// Whether the node-to-node mesh runs (no reflectors, no top-of-rack router).
+    pub fn mesh_enabled(&self) -> bool {
+        self.reflectors == 0 && self.tor_as.is_none()
+    }
+
+    /// Reflector `k`'s (from 0) address: 198.18.0.201/24, 198.18.0.202/24, … (so at
+    /// most 50 reflectors, and nodes below .201).
+    pub fn reflector_addr(&self, k: usize) -> Ipv4Net {
+        let a = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 201)).wrapping_add(k as u32));
+        Ipv4Net::new(a, 24).expect("valid prefix length")
     }
 
     /// Seed 000: node-1 and node-2 on 198.18.0.0/24, node-3 on 198.18.1.0/24, a router
@@ -122,15 +169,32 @@ pub struct Lab {
     pub nodes: Vec<LabNode>,
     /// The router namespace, when there is one.
     pub router: Option<Netns>,
+    /// BIRD on the router, when it is a top-of-rack router ([`LabSpec::tor_as`]).
+    pub router_bird: Option<Proc>,
+    /// Route reflectors.
+    pub reflectors: Vec<reflector::Reflector>,
     /// Where configs, sockets and logs live.
     pub dir: PathBuf,
     /// The node speaker binary.
     pub bin: PathBuf,
+    /// The `route-reflector` binary (when there are reflectors).
+    pub rr_bin: PathBuf,
 }
 
 /// Finds (and with `build`, first builds) the `bgp-speaker` binary.
 pub fn speaker_binary(build: bool) -> io::Result<PathBuf> {
-    if let Some(p) = std::env::var_os("BGP_SPEAKER_BIN") {
+    workspace_binary("bgp-speaker", "BGP_SPEAKER_BIN", build)
+}
+
+/// Finds (and with `build`, first builds) the `route-reflector` binary.
+pub fn reflector_binary(build: bool) -> io::Result<PathBuf> {
+    workspace_binary("route-reflector", "ROUTE_REFLECTOR_BIN", build)
+}
+
+/// The binary `name` of package `name`: `$env` if set, else next to the running
+/// executable; with `build`, `cargo build` (same profile and target directory) first.
+fn workspace_binary(name: &str, env: &str, build: bool) -> io::Result<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe()?;
@@ -138,26 +202,26 @@ pub fn speaker_binary(build: bool) -> io::Result<PathBuf> {
     if dir.ends_with("deps") {
         dir.pop();
     }
-    let bin = dir.join("bgp-speaker");
+    let bin = dir.join(name);
     if build {
         // target/<profile>/ → the target directory; build the release binary there.
         let profile = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let target = dir.parent().map(Path::to_path_buf).unwrap_or_default();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "bgp-speaker", "--bin", "bgp-speaker"]).env("CARGO_TARGET_DIR", &target);
+        cmd.args(["build", "-q", "-p", name, "--bin", name]).env("CARGO_TARGET_DIR", &target);
         if profile == "release" {
             cmd.arg("--release");
         }
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
         let st = cmd.status()?;
         if !st.success() {
-            return Err(io::Error::other("cargo build -p bgp-speaker failed"));
+            return Err(io::Error::other(format!("cargo build -p {name} failed")));
         }
     }
     if !bin.exists() {
         return Err(io::Error::other(format!(
-            "{} not found: run `cargo build --release -p bgp-speaker` first (or set BGP_SPEAKER_BIN)",
+            "{} not found: run `cargo build --release -p {name}` first (or set {env})",
             bin.display()
         )));
     }
@@ -169,18 +233,34 @@ pub fn node_config(spec: &LabSpec, i: usize, socket: &Path) -> String {
     let n = &spec.nodes[i];
     let mut s = format!(
         "blocks = [\"{}\"]\n\n[node]\nname = \"{}\"\nipv4 = \"{}\"\n\n[control]\nsocket = \"{}\"\nready-after = 10\n\n\
-         [[pools]]\ncidr = \"{}\"\nipip-mode = \"{}\"\n\n[mesh]\nenabled = true\n\n[mesh.members]\n",
+         [[pools]]\ncidr = \"{}\"\nipip-mode = \"{}\"\n\n[mesh]\nenabled = {}\n\n[mesh.members]\n",
         n.block,
         n.name,
         n.addr,
         socket.display(),
         spec.pool,
-        spec.ipip
+        spec.ipip,
+        spec.mesh_enabled()
     );
     for m in &spec.nodes {
         s += &format!("\"{}\" = \"{}\"\n", m.name, m.addr.addr());
     }
     s += "\n";
+    // Global BGPPeers: every reflector.
+    for k in 0..spec.reflectors {
+        s += &format!(
+            "[[peers]]\nname = \"rr-{}\"\naddress = \"{}\"\nas = 64512\n\n",
+            k + 1,
+            spec.reflector_addr(k).addr()
+        );
+    }
+    // A node-specific BGPPeer: the top-of-rack router's address on this node's subnet.
+    if let (Some(asn), Some(gw)) = (spec.tor_as, n.gateway) {
+        s += &format!(
+            "[[peers]]\nname = \"tor\"\nnode = \"{}\"\naddress = \"{gw}\"\nas = {asn}\nnum-allowed-local-as-numbers = 1\n\n",
+            n.name
+        );
+    }
     s += &spec.extra;
     s
 }
@@ -189,6 +269,7 @@ impl Lab {
     /// Builds the cluster in `dir` and starts every node's speaker.
     pub fn up(spec: LabSpec, dir: &Path) -> io::Result<Lab> {
         let bin = speaker_binary(false)?;
+        let rr_bin = if spec.reflectors > 0 { reflector_binary(false)? } else { PathBuf::new() };
         let mut fabric = Fabric::new("lab-fabric")?;
         let mut nodes = Vec::new();
         for (i, n) in spec.nodes.iter().enumerate() {
@@ -219,10 +300,15 @@ impl Lab {
             }
             None => None,
         };
+        let mut reflectors = Vec::new();
+        for k in 0..spec.reflectors {
+            reflectors.push(reflector::Reflector::create(&spec, k, &mut fabric, dir)?);
+        }
         let mut pins: Vec<(&Netns, &Attachment)> = nodes.iter().map(|n| (&n.ns, &n.att)).collect();
         if let (Some(r), Some(a)) = (&router, &router_att) {
             pins.push((r, a));
         }
+        pins.extend(reflectors.iter().map(|r| (&r.ns, &r.att)));
         fabric.pin(&pins)?;
         for n in &nodes {
             if let Some(gw) = n.spec.gateway {
@@ -234,7 +320,14 @@ impl Lab {
                 }
             }
         }
-        let mut lab = Lab { spec, fabric, nodes, router, dir: dir.to_path_buf(), bin };
+        let router_bird = match (&router, spec.tor_as) {
+            (Some(r), Some(asn)) => Some(router::start(&spec, asn, r, dir)?),
+            _ => None,
+        };
+        let mut lab = Lab { spec, fabric, nodes, router, router_bird, reflectors, dir: dir.to_path_buf(), bin, rr_bin };
+        for k in 0..lab.reflectors.len() {
+            lab.reflectors[k].start(&lab.rr_bin, &lab.dir)?;
+        }
         for i in 0..lab.nodes.len() {
             lab.start_node(i)?;
         }
@@ -266,6 +359,16 @@ impl Lab {
         n.proc = Some(p);
         let sock = n.socket.clone();
         poll("control socket", Duration::from_secs(10), Duration::from_millis(50), || Ok(sock.exists().then_some(())))
+    }
+
+    /// Reflector `k`'s (from 0) peers: (address, state), from `route-reflector status --json`.
+    pub fn reflector_states(&self, k: usize) -> io::Result<Vec<(String, String)>> {
+        self.reflectors[k].peer_states(&self.rr_bin)
+    }
+
+    /// Runs the `route-reflector` CLI against reflector `k`: (exit success, output).
+    pub fn rr_ctl(&self, k: usize, args: &[&str]) -> io::Result<(bool, String)> {
+        self.reflectors[k].ctl(&self.rr_bin, args)
     }
 
     /// Kills node `i`'s speaker with SIGKILL (kernel routes stay).
@@ -305,13 +408,31 @@ impl Lab {
         Ok(rows)
     }
 
-    /// Waits until every node has every other node Established.
+    /// Waits until every session is Established: with the mesh, every node with every
+    /// other node; otherwise every node with every reflector and with its top-of-rack
+    /// router, and every reflector with every node.
     pub fn wait_mesh(&self, timeout: Duration) -> io::Result<()> {
-        let want = self.nodes.len() - 1;
-        poll("every mesh session up", timeout, Duration::from_millis(200), || {
+        let want = if self.spec.mesh_enabled() {
+            self.nodes.len() - 1
+        } else {
+            self.reflectors.len() + usize::from(self.router_bird.is_some())
+        };
+        poll("every BGP session up", timeout, Duration::from_millis(200), || {
             for i in 0..self.nodes.len() {
                 let up = self.peer_states(i).map(|r| r.iter().filter(|p| p.2 == "up").count()).unwrap_or(0);
                 if up < want {
+                    return Ok(None);
+                }
+            }
+            for k in 0..self.reflectors.len() {
+                let up = self.reflector_states(k).unwrap_or_default();
+                if up.iter().filter(|p| p.1 == "Established").count() < self.nodes.len() {
+                    return Ok(None);
+                }
+            }
+            if self.router_bird.is_some() {
+                let s = router::sessions(&self.dir).unwrap_or_default();
+                if s.len() != self.nodes.len() || !s.iter().all(|p| p.1) {
                     return Ok(None);
                 }
             }
@@ -333,7 +454,11 @@ impl Lab {
     }
 
     /// `ip route show proto bird` that node `i` should have: a blackhole for its block
-    /// and a route to every other block per the pool's IPIP mode.
+    /// and a route to every other block per the pool's IPIP mode. Without a tunnel, a
+    /// block whose node is on another subnet is `via` the node's gateway: the kernel
+    /// refuses a gateway that is not on a connected subnet, so the next hop is resolved
+    /// through the route to it, as BIRD's `gateway recursive` does. That is also the
+    /// route a top-of-rack router's next hop gives.
     pub fn expected_routes(&self, i: usize) -> Vec<String> {
         let me = &self.nodes[i].spec;
         let mut v = vec![format!("blackhole {}", me.block)];
@@ -348,6 +473,7 @@ impl Lab {
                 _ => false,
             };
             let nh = o.spec.addr.addr();
+            let nh = if tunnel || same { nh } else { me.gateway.unwrap_or(nh) };
             v.push(if tunnel {
                 format!("{} via {nh} dev tunl0 onlink", o.spec.block)
             } else {
@@ -395,6 +521,19 @@ impl Lab {
             }
             out += &format!("\n$ ip route\n{}\n", n.ns.ip(&["route"]).unwrap_or_else(|e| e.to_string()));
         }
+        for (k, r) in self.reflectors.iter().enumerate() {
+            out += &format!("=== {} ({}, netns {}) ===\n$ route-reflector status\n", r.name, r.addr, r.ns.name());
+            out += &self.rr_ctl(k, &["status"]).map(|r| r.1).unwrap_or_else(|e| e.to_string());
+            out += "\n";
+        }
+        if let (Some(ns), Some(_)) = (&self.router, &self.router_bird) {
+            out += &format!("=== router (BIRD, AS {}, netns {}) ===\n", self.spec.tor_as.unwrap_or(0), ns.name());
+            for args in [&["show", "protocols"][..], &["show", "route"][..]] {
+                out += &format!("$ birdc {}\n", args.join(" "));
+                out += &router::birdc(&self.dir, args).unwrap_or_else(|e| e.to_string());
+            }
+            out += &format!("$ ip route\n{}\n", ns.ip(&["route"]).unwrap_or_else(|e| e.to_string()));
+        }
         let m = self.ping_matrix();
         let pods: Vec<Ipv4Addr> = self.pods().iter().map(|p| p.1).collect();
         out += &format!("ping matrix ({} of {} pairs answer)\n{:>14}", m.iter().filter(|x| x.2).count(), m.len(), "");
@@ -430,6 +569,11 @@ impl Lab {
             pids.extend(n.proc.as_ref().map(|p| p.pid()));
         }
         names.extend(self.router.as_ref().map(|r| r.name().to_string()));
+        pids.extend(self.router_bird.as_ref().map(|p| p.pid()));
+        for r in &self.reflectors {
+            names.push(r.ns.name().to_string());
+            pids.extend(r.proc.as_ref().map(|p| p.pid()));
+        }
         let v = serde_json::json!({ "namespaces": names, "pids": pids, "dir": self.dir });
         std::fs::write(state, serde_json::to_vec_pretty(&v)?)?;
         std::mem::forget(self);
