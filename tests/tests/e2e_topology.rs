@@ -214,6 +214,14 @@ fn e2e_reflectors_kill9() {
             assert!(ok && out.contains(&format!("10.244.{i}.0/26")), "reflector {k} lacks node {i}'s block:\n{out}");
         }
     }
+    // Node 1 holds node 4's block from both reflectors, and says so (the next hop is
+    // node 4's, so only the Adj-RIB-In tells where a path came from).
+    let (ok, out) = lab.ctl(0, &["routes", "10.244.4.0/26", "--json"]).unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let mut from: Vec<String> =
+        rows.as_array().unwrap().iter().map(|r| r["from"].as_str().unwrap().to_string()).collect();
+    from.sort();
+    assert!(ok && from == ["198.18.0.201", "198.18.0.202"], "{out}");
     assert_all_ping(lab);
 
     // Pods ping across nodes every 50 ms through the kill; routes are watched.

@@ -118,10 +118,11 @@ async fn routes(node: &NodeSpeaker, prefix: Option<IpNet>) -> Response {
             let from = if i.route.peer == crate::rib::PeerId::LOCAL {
                 "local".to_string()
             } else {
-                // Peers are matched by the next hop when it is theirs; else unknown.
+                // The peer whose Adj-RIB-In holds the path (a reflector or router may
+                // pass on another node's next hop, so the next hop does not tell).
                 peers
                     .iter()
-                    .find(|s| s.address.to_string() == nh)
+                    .find(|s| s.rib_id == Some(i.route.peer))
                     .map(|s| s.address.to_string())
                     .unwrap_or_else(|| format!("peer#{}", i.route.peer.0))
             };
