@@ -185,6 +185,8 @@ async fn dynamic_clients_are_reflected_and_shown() {
     .await;
     assert_eq!(s[0]["advertised"], 0, "split horizon: C1 is not sent its own route");
     assert!(s[0]["updates_received"].as_u64().unwrap() >= 1, "{s:?}");
+    // UPDATEs sent: C2 got the one announcement (End-of-RIB markers are not counted).
+    assert_eq!((&s[0]["updates_sent"], &s[1]["updates_sent"]), (&0.into(), &1.into()), "{s:?}");
     let table = String::from_utf8(d.cli(&["status"]).stdout).unwrap();
     assert!(table.lines().any(|l| l.starts_with("127.0.1.3") && l.contains("dynamic") && l.contains("Established")));
 
@@ -201,12 +203,20 @@ async fn dynamic_clients_are_reflected_and_shown() {
     let out = d.cli(&["dump", "--mrt", mrt.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut r = bgp_proto::mrt::open(&mrt).unwrap();
-    let mut records = 0;
+    let (mut records, mut tables) = (0, 0);
     while let Some(rec) = r.next_record() {
-        rec.unwrap();
+        let rec = rec.unwrap();
+        if let bgp_proto::mrt::MrtBody::PeerIndexTable(t) = &rec.body {
+            tables += 1;
+            // RFC 6396 §4.3.1: each peer's BGP identifier, from its OPEN.
+            let peers: Vec<(String, String)> =
+                t.peers.iter().map(|p| (p.ip.to_string(), p.bgp_id.to_string())).collect();
+            let want = [("0.0.0.0", "198.18.5.1"), ("127.0.1.2", "198.18.5.2"), ("127.0.1.3", "198.18.5.3")];
+            assert_eq!(peers, want.map(|(a, b)| (a.to_string(), b.to_string())), "{t:?}");
+        }
         records += 1;
     }
-    assert_eq!(records, 2, "peer index table and one RIB record");
+    assert_eq!((records, tables), (2, 1), "peer index table and one RIB record");
 
     for h in [c1, c2, outsider] {
         h.shutdown(None).await.unwrap();
@@ -332,5 +342,7 @@ fn metrics_are_served_over_http() {
     assert!(body.contains("rr_sessions{state=\"Established\"} 0\n"), "{body}");
     assert!(body.contains("process_resident_memory_bytes "), "{body}");
     assert!(body.contains("rr_last_change_timestamp_seconds "), "{body}");
+    assert!(body.contains("# TYPE rr_peer_updates_sent_total counter\n"), "{body}");
+    assert!(body.contains("# TYPE rr_peer_updates_received_total counter\n"), "{body}");
     drop(d);
 }

@@ -174,6 +174,8 @@ impl Core {
             advertised: 0,
             flaps: 0,
             updates_received: 0,
+            updates_sent: 0,
+            bgp_id: None,
             refresh_requests_received: 0,
             last_error: None,
             end_of_rib: Vec::new(),
@@ -487,6 +489,7 @@ impl Core {
             }
         };
         p.status.asn = Some(n.peer_asn);
+        p.status.bgp_id = Some(n.peer_id);
         p.restarting = false;
         self.rib.peer_up(id, Some(n.peer_id));
         let families: FamilySet = n.families.iter().copied().collect();
@@ -564,6 +567,7 @@ impl Core {
             if b.bytes.is_empty() {
                 continue;
             }
+            let updates = count_updates(&b.bytes);
             for id in self.out.recipients(&b) {
                 let Some(&s) = self.by_rib.get(&id) else { continue };
                 let Some(p) = self.slots[s].as_mut() else { continue };
@@ -582,10 +586,25 @@ impl Core {
                     self.out.leave(id);
                     continue;
                 }
+                p.status.updates_sent += updates;
                 let _ = p.tx.send(PeerCmd::Send(b.bytes.clone()));
             }
         }
     }
+}
+
+/// The number of UPDATE messages in a run of whole messages (RFC 4271 §4.1 headers).
+fn count_updates(b: &[u8]) -> u64 {
+    let (mut n, mut at) = (0, 0);
+    while let Some(h) = b.get(at..at + 19) {
+        let len = u16::from_be_bytes([h[16], h[17]]) as usize;
+        n += u64::from(h[18] == 2);
+        if len < 19 {
+            break;
+        }
+        at += len;
+    }
+    n
 }
 
 /// How long Loc-RIB changes may wait to be packed with others before export.
