@@ -313,10 +313,9 @@ impl Core {
         p.cfg.import = n.import;
         p.cfg.export = n.export;
         let Some(id) = p.rib_id else { return Ok(PeerUpdate::PolicyUpdated) };
-        // Registered policies are never freed; reloads are rare and policies small.
         let import = p.cfg.import.clone().map(|pol| self.rib.add_policy(pol));
         let export = p.cfg.export.clone().map(|pol| self.rib.add_policy(pol));
-        self.rib.set_peer_policies(id, import, export);
+        let replaced = self.rib.set_peer_policies(id, import, export);
         if import_changed {
             // The Adj-RIB-In holds post-policy paths: ask the peer to send them again
             // (RFC 2918), with BoRR/EoRR when it speaks enhanced route refresh.
@@ -327,6 +326,10 @@ impl Core {
         if export_changed {
             let b = self.out.rejoin(&self.rib, id);
             self.send_batches(b);
+        }
+        // The replaced policies, now that the peer left the old export policy's group.
+        for old in replaced.into_iter().flatten() {
+            self.rib.release_policy(old);
         }
         Ok(PeerUpdate::PolicyUpdated)
     }
@@ -453,6 +456,7 @@ impl Core {
                     if let Some(id) = p.rib_id {
                         self.rib.peer_down(id);
                         self.out.leave(id);
+                        self.rib.clear_peer_policies(id);
                         self.by_rib.remove(&id);
                     }
                 }
