@@ -6,7 +6,7 @@ use bgp_proto::{AsPath, NextHop};
 use bgp_speaker::rib::{PathAttrs, Prefix, RouteInfo};
 use bgp_speaker::session::PeerAs;
 use bgp_speaker::{NeighborConfig, Speaker, SpeakerConfig, SpeakerHandle};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -345,4 +345,69 @@ fn metrics_are_served_over_http() {
     assert!(body.contains("# TYPE rr_peer_updates_sent_total counter\n"), "{body}");
     assert!(body.contains("# TYPE rr_peer_updates_received_total counter\n"), "{body}");
     drop(d);
+}
+
+/// A reload that takes the MD5 password off a dynamic range removes the key from the
+/// listener too: a client without a key gets in afterwards (with the key left behind,
+/// the kernel drops its unsigned SYNs and it never connects).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_removing_a_ranges_md5_password_removes_the_listener_key() {
+    let d = start("md5", "", "md5_password = \"s3cret-key\"", "");
+    let rid: Ipv4Addr = "198.18.7.2".parse().unwrap();
+    let mut cfg = SpeakerConfig::new(64512, rid);
+    let mut n = NeighborConfig::new(64512, rid, IpAddr::from([127, 0, 0, 1]), PeerAs::Exact(64512));
+    n.port = d.port;
+    n.transport.source = Some("127.0.1.2".parse().unwrap());
+    n.transport.md5_key = Some(b"s3cret-key".to_vec());
+    n.transport.connect_timeout = Some(Duration::from_secs(1));
+    n.session.connect_retry = Duration::from_millis(300);
+    n.session.idle_hold = Duration::from_millis(100);
+    cfg.neighbors = vec![n];
+    let signed = Speaker::start(cfg).await.unwrap();
+    eventually("the signed client Established", async || {
+        let s = d.status();
+        (s.len() == 1 && s[0]["state"] == "Established").then_some(())
+    })
+    .await;
+    signed.shutdown(None).await.unwrap();
+
+    let text = std::fs::read_to_string(d.config()).unwrap();
+    std::fs::write(d.config(), text.replace("md5_password = \"s3cret-key\"", "")).unwrap();
+    let out = d.cli(&["reload"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plain = client(&d, "198.18.7.3", "127.0.1.3").await;
+    eventually("the unsigned client Established", async || {
+        d.status().iter().any(|p| p["address"] == "127.0.1.3" && p["state"] == "Established").then_some(())
+    })
+    .await;
+    plain.shutdown(None).await.unwrap();
+}
+
+/// A static neighbour with an MD5 password that a reload removes takes its listener key
+/// with it: a later connection from its address completes the TCP handshake (and is
+/// refused by the reflector, as any unknown source), instead of its SYNs being dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_removing_a_static_md5_neighbour_removes_the_listener_key() {
+    let d = start("md5s", "", "", "");
+    let base = std::fs::read_to_string(d.config()).unwrap();
+    let with_peer = format!(
+        "{base}\n[[group]]\nname = \"upstream\"\ntype = \"non-client\"\npeer_as = 65000\npeers = [\"127.0.3.1\"]\n\
+         passive = true\nmd5_password = \"s3cret-key\"\n"
+    );
+    std::fs::write(d.config(), &with_peer).unwrap();
+    assert_eq!(String::from_utf8_lossy(&d.cli(&["reload"]).stdout), "1 added\n");
+    std::fs::write(d.config(), &base).unwrap();
+    assert_eq!(String::from_utf8_lossy(&d.cli(&["reload"]).stdout), "1 removed\n");
+    eventually("the removed peer gone", async || d.status().is_empty().then_some(())).await;
+    let connect = async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind("127.0.3.1:0".parse().unwrap()).unwrap();
+        s.connect(SocketAddr::from(([127, 0, 0, 1], d.port))).await
+    };
+    let r = tokio::time::timeout(Duration::from_secs(5), connect).await;
+    assert!(matches!(r, Ok(Ok(_))), "unsigned TCP handshake from 127.0.3.1: {r:?}");
+    eventually("the refusal in the log", async || {
+        d.log().lines().any(|l| l.contains("refused connection") && l.contains("127.0.3.1")).then_some(())
+    })
+    .await;
 }

@@ -205,6 +205,13 @@ impl Core {
             Cmd::RemovePeer(a, tx) => {
                 let r = match self.by_addr.get(&a).copied() {
                     Some(s) => {
+                        // The key add_peer installed on the listener for a static peer.
+                        let installed = self.slots[s]
+                            .as_ref()
+                            .is_some_and(|p| p.kind == NeighborKind::Static && p.cfg.transport.md5_key.is_some());
+                        if installed {
+                            self.listener_md5(IpNet::from(a), None);
+                        }
                         self.stop_peer(s, Notification::new(bgp_proto::error::code::CEASE, 3, Bytes::new()));
                         Ok(())
                     }
@@ -259,6 +266,14 @@ impl Core {
                 let _ = tx.send(self.update_peer(*n));
             }
             Cmd::SetDynamic(d, tx) => {
+                // A range whose key goes away (the range removed, or its password) has
+                // its key deleted from the listener, or unsigned SYNs from it stay dropped.
+                for old in &self.cfg.dynamic {
+                    let kept = d.iter().any(|r| r.range == old.range && r.template.transport.md5_key.is_some());
+                    if old.template.transport.md5_key.is_some() && !kept {
+                        self.listener_md5(old.range, None);
+                    }
+                }
                 for r in &d {
                     if let Some(key) = &r.template.transport.md5_key {
                         self.listener_md5(r.range, Some(key));
