@@ -59,14 +59,16 @@ pub async fn render(d: &Daemon) -> String {
         let _ = writeln!(o, "rr_sessions{{state=\"{s}\"}} {n}");
     }
     type Field = fn(&crate::status::PeerRow) -> u64;
-    let per_peer: [(&str, &str, Field); 4] = [
+    let per_peer: [(&str, &str, Field); 5] = [
         ("rr_peer_prefixes_received", "Paths received from the peer.", |r| r.received),
         ("rr_peer_prefixes_advertised", "Paths advertised to the peer.", |r| r.advertised),
         ("rr_peer_flaps_total", "Times the session went down.", |r| r.flaps),
         ("rr_peer_updates_received_total", "UPDATE messages received from the peer.", |r| r.updates_received),
+        ("rr_peer_updates_sent_total", "UPDATE messages sent to the peer.", |r| r.updates_sent),
     ];
     for (name, help, f) in per_peer {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
+        let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for r in &rows {
             let g = r.group.as_deref().unwrap_or("");
             let _ = writeln!(o, "{name}{{peer=\"{}\",group=\"{g}\",type=\"{}\"}} {}", r.address, r.kind, f(r));

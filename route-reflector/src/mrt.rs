@@ -29,8 +29,9 @@ pub async fn dump(d: &Daemon, path: &Path) -> Result<String, String> {
     for p in &peers {
         if let Some(id) = p.rib_id {
             index.insert(id, table.peers.len() as u16);
-            // The peer's BGP identifier is not part of the status; 0.0.0.0 stands for it.
-            table.peers.push(PeerEntry { bgp_id: Ipv4Addr::UNSPECIFIED, ip: p.address, asn: p.asn.unwrap_or(0) });
+            // RFC 6396 §4.3.1: the peer's BGP identifier, from its last OPEN.
+            let bgp_id = p.bgp_id.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            table.peers.push(PeerEntry { bgp_id, ip: p.address, asn: p.asn.unwrap_or(0) });
         }
     }
     let now =

@@ -40,6 +40,9 @@ pub struct PeerRow {
     /// UPDATE messages received, over all its sessions.
     #[serde(default)]
     pub updates_received: u64,
+    /// UPDATE messages sent to it, over all its sessions.
+    #[serde(default)]
+    pub updates_sent: u64,
     /// Last NOTIFICATION.
     pub last_error: Option<String>,
 }
@@ -76,6 +79,7 @@ pub async fn peer_rows(d: &Daemon) -> Result<Vec<PeerRow>, String> {
                 advertised: p.advertised,
                 flaps: p.flaps,
                 updates_received: p.updates_received,
+                updates_sent: p.updates_sent,
                 last_error: p.last_error,
             }
         })

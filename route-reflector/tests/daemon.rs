@@ -6,7 +6,7 @@ use bgp_proto::{AsPath, NextHop};
 use bgp_speaker::rib::{PathAttrs, Prefix, RouteInfo};
 use bgp_speaker::session::PeerAs;
 use bgp_speaker::{NeighborConfig, Speaker, SpeakerConfig, SpeakerHandle};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -185,6 +185,8 @@ async fn dynamic_clients_are_reflected_and_shown() {
     .await;
     assert_eq!(s[0]["advertised"], 0, "split horizon: C1 is not sent its own route");
     assert!(s[0]["updates_received"].as_u64().unwrap() >= 1, "{s:?}");
+    // UPDATEs sent: C2 got the one announcement (End-of-RIB markers are not counted).
+    assert_eq!((&s[0]["updates_sent"], &s[1]["updates_sent"]), (&0.into(), &1.into()), "{s:?}");
     let table = String::from_utf8(d.cli(&["status"]).stdout).unwrap();
     assert!(table.lines().any(|l| l.starts_with("127.0.1.3") && l.contains("dynamic") && l.contains("Established")));
 
@@ -201,12 +203,20 @@ async fn dynamic_clients_are_reflected_and_shown() {
     let out = d.cli(&["dump", "--mrt", mrt.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut r = bgp_proto::mrt::open(&mrt).unwrap();
-    let mut records = 0;
+    let (mut records, mut tables) = (0, 0);
     while let Some(rec) = r.next_record() {
-        rec.unwrap();
+        let rec = rec.unwrap();
+        if let bgp_proto::mrt::MrtBody::PeerIndexTable(t) = &rec.body {
+            tables += 1;
+            // RFC 6396 §4.3.1: each peer's BGP identifier, from its OPEN.
+            let peers: Vec<(String, String)> =
+                t.peers.iter().map(|p| (p.ip.to_string(), p.bgp_id.to_string())).collect();
+            let want = [("0.0.0.0", "198.18.5.1"), ("127.0.1.2", "198.18.5.2"), ("127.0.1.3", "198.18.5.3")];
+            assert_eq!(peers, want.map(|(a, b)| (a.to_string(), b.to_string())), "{t:?}");
+        }
         records += 1;
     }
-    assert_eq!(records, 2, "peer index table and one RIB record");
+    assert_eq!((records, tables), (2, 1), "peer index table and one RIB record");
 
     for h in [c1, c2, outsider] {
         h.shutdown(None).await.unwrap();
@@ -332,5 +342,72 @@ fn metrics_are_served_over_http() {
     assert!(body.contains("rr_sessions{state=\"Established\"} 0\n"), "{body}");
     assert!(body.contains("process_resident_memory_bytes "), "{body}");
     assert!(body.contains("rr_last_change_timestamp_seconds "), "{body}");
+    assert!(body.contains("# TYPE rr_peer_updates_sent_total counter\n"), "{body}");
+    assert!(body.contains("# TYPE rr_peer_updates_received_total counter\n"), "{body}");
     drop(d);
+}
+
+/// A reload that takes the MD5 password off a dynamic range removes the key from the
+/// listener too: a client without a key gets in afterwards (with the key left behind,
+/// the kernel drops its unsigned SYNs and it never connects).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_removing_a_ranges_md5_password_removes_the_listener_key() {
+    let d = start("md5", "", "md5_password = \"s3cret-key\"", "");
+    let rid: Ipv4Addr = "198.18.7.2".parse().unwrap();
+    let mut cfg = SpeakerConfig::new(64512, rid);
+    let mut n = NeighborConfig::new(64512, rid, IpAddr::from([127, 0, 0, 1]), PeerAs::Exact(64512));
+    n.port = d.port;
+    n.transport.source = Some("127.0.1.2".parse().unwrap());
+    n.transport.md5_key = Some(b"s3cret-key".to_vec());
+    n.transport.connect_timeout = Some(Duration::from_secs(1));
+    n.session.connect_retry = Duration::from_millis(300);
+    n.session.idle_hold = Duration::from_millis(100);
+    cfg.neighbors = vec![n];
+    let signed = Speaker::start(cfg).await.unwrap();
+    eventually("the signed client Established", async || {
+        let s = d.status();
+        (s.len() == 1 && s[0]["state"] == "Established").then_some(())
+    })
+    .await;
+    signed.shutdown(None).await.unwrap();
+
+    let text = std::fs::read_to_string(d.config()).unwrap();
+    std::fs::write(d.config(), text.replace("md5_password = \"s3cret-key\"", "")).unwrap();
+    let out = d.cli(&["reload"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plain = client(&d, "198.18.7.3", "127.0.1.3").await;
+    eventually("the unsigned client Established", async || {
+        d.status().iter().any(|p| p["address"] == "127.0.1.3" && p["state"] == "Established").then_some(())
+    })
+    .await;
+    plain.shutdown(None).await.unwrap();
+}
+
+/// A static neighbour with an MD5 password that a reload removes takes its listener key
+/// with it: a later connection from its address completes the TCP handshake (and is
+/// refused by the reflector, as any unknown source), instead of its SYNs being dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_removing_a_static_md5_neighbour_removes_the_listener_key() {
+    let d = start("md5s", "", "", "");
+    let base = std::fs::read_to_string(d.config()).unwrap();
+    let with_peer = format!(
+        "{base}\n[[group]]\nname = \"upstream\"\ntype = \"non-client\"\npeer_as = 65000\npeers = [\"127.0.3.1\"]\n\
+         passive = true\nmd5_password = \"s3cret-key\"\n"
+    );
+    std::fs::write(d.config(), &with_peer).unwrap();
+    assert_eq!(String::from_utf8_lossy(&d.cli(&["reload"]).stdout), "1 added\n");
+    std::fs::write(d.config(), &base).unwrap();
+    assert_eq!(String::from_utf8_lossy(&d.cli(&["reload"]).stdout), "1 removed\n");
+    eventually("the removed peer gone", async || d.status().is_empty().then_some(())).await;
+    let connect = async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind("127.0.3.1:0".parse().unwrap()).unwrap();
+        s.connect(SocketAddr::from(([127, 0, 0, 1], d.port))).await
+    };
+    let r = tokio::time::timeout(Duration::from_secs(5), connect).await;
+    assert!(matches!(r, Ok(Ok(_))), "unsigned TCP handshake from 127.0.3.1: {r:?}");
+    eventually("the refusal in the log", async || {
+        d.log().lines().any(|l| l.contains("refused connection") && l.contains("127.0.3.1")).then_some(())
+    })
+    .await;
 }

@@ -11,6 +11,8 @@
 //! - [`peers`]: launchers for BIRD, FRR, GoBGP and ExaBGP from one [`peers::PeerSpec`].
 //! - [`wire`]: hand-built BGP messages and a frame walker (no codec), used by the
 //!   recorder in `src/bin/record-peers.rs`.
+//! - [`rawpeer::RawPeer`]: a raw iBGP session over the `bgp_proto` codec that records every
+//!   UPDATE it receives, decoded and timestamped.
 //! - [`responder::Responder`]: a raw-TCP BGP speaker that records both directions.
 //! - [`pcap`]: extracts per-direction TCP payload from a `tcpdump -w` capture.
 //! - [`speaker::NsSpeaker`]: our own `bgp_speaker::Speaker` running inside a namespace.
@@ -25,6 +27,7 @@ pub mod netns;
 pub mod pcap;
 pub mod peers;
 pub mod proc;
+pub mod rawpeer;
 pub mod responder;
 pub mod speaker;
 pub mod wire;

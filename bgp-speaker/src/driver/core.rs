@@ -174,6 +174,8 @@ impl Core {
             advertised: 0,
             flaps: 0,
             updates_received: 0,
+            updates_sent: 0,
+            bgp_id: None,
             refresh_requests_received: 0,
             last_error: None,
             end_of_rib: Vec::new(),
@@ -203,6 +205,13 @@ impl Core {
             Cmd::RemovePeer(a, tx) => {
                 let r = match self.by_addr.get(&a).copied() {
                     Some(s) => {
+                        // The key add_peer installed on the listener for a static peer.
+                        let installed = self.slots[s]
+                            .as_ref()
+                            .is_some_and(|p| p.kind == NeighborKind::Static && p.cfg.transport.md5_key.is_some());
+                        if installed {
+                            self.listener_md5(IpNet::from(a), None);
+                        }
                         self.stop_peer(s, Notification::new(bgp_proto::error::code::CEASE, 3, Bytes::new()));
                         Ok(())
                     }
@@ -257,6 +266,14 @@ impl Core {
                 let _ = tx.send(self.update_peer(*n));
             }
             Cmd::SetDynamic(d, tx) => {
+                // A range whose key goes away (the range removed, or its password) has
+                // its key deleted from the listener, or unsigned SYNs from it stay dropped.
+                for old in &self.cfg.dynamic {
+                    let kept = d.iter().any(|r| r.range == old.range && r.template.transport.md5_key.is_some());
+                    if old.template.transport.md5_key.is_some() && !kept {
+                        self.listener_md5(old.range, None);
+                    }
+                }
                 for r in &d {
                     if let Some(key) = &r.template.transport.md5_key {
                         self.listener_md5(r.range, Some(key));
@@ -311,10 +328,9 @@ impl Core {
         p.cfg.import = n.import;
         p.cfg.export = n.export;
         let Some(id) = p.rib_id else { return Ok(PeerUpdate::PolicyUpdated) };
-        // Registered policies are never freed; reloads are rare and policies small.
         let import = p.cfg.import.clone().map(|pol| self.rib.add_policy(pol));
         let export = p.cfg.export.clone().map(|pol| self.rib.add_policy(pol));
-        self.rib.set_peer_policies(id, import, export);
+        let replaced = self.rib.set_peer_policies(id, import, export);
         if import_changed {
             // The Adj-RIB-In holds post-policy paths: ask the peer to send them again
             // (RFC 2918), with BoRR/EoRR when it speaks enhanced route refresh.
@@ -325,6 +341,10 @@ impl Core {
         if export_changed {
             let b = self.out.rejoin(&self.rib, id);
             self.send_batches(b);
+        }
+        // The replaced policies, now that the peer left the old export policy's group.
+        for old in replaced.into_iter().flatten() {
+            self.rib.release_policy(old);
         }
         Ok(PeerUpdate::PolicyUpdated)
     }
@@ -451,6 +471,7 @@ impl Core {
                     if let Some(id) = p.rib_id {
                         self.rib.peer_down(id);
                         self.out.leave(id);
+                        self.rib.clear_peer_policies(id);
                         self.by_rib.remove(&id);
                     }
                 }
@@ -487,6 +508,7 @@ impl Core {
             }
         };
         p.status.asn = Some(n.peer_asn);
+        p.status.bgp_id = Some(n.peer_id);
         p.restarting = false;
         self.rib.peer_up(id, Some(n.peer_id));
         let families: FamilySet = n.families.iter().copied().collect();
@@ -564,6 +586,7 @@ impl Core {
             if b.bytes.is_empty() {
                 continue;
             }
+            let updates = count_updates(&b.bytes);
             for id in self.out.recipients(&b) {
                 let Some(&s) = self.by_rib.get(&id) else { continue };
                 let Some(p) = self.slots[s].as_mut() else { continue };
@@ -582,10 +605,25 @@ impl Core {
                     self.out.leave(id);
                     continue;
                 }
+                p.status.updates_sent += updates;
                 let _ = p.tx.send(PeerCmd::Send(b.bytes.clone()));
             }
         }
     }
+}
+
+/// The number of UPDATE messages in a run of whole messages (RFC 4271 §4.1 headers).
+fn count_updates(b: &[u8]) -> u64 {
+    let (mut n, mut at) = (0, 0);
+    while let Some(h) = b.get(at..at + 19) {
+        let len = u16::from_be_bytes([h[16], h[17]]) as usize;
+        n += u64::from(h[18] == 2);
+        if len < 19 {
+            break;
+        }
+        at += len;
+    }
+    n
 }
 
 /// How long Loc-RIB changes may wait to be packed with others before export.

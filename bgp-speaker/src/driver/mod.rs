@@ -77,6 +77,11 @@ pub struct PeerStatus {
     pub flaps: u64,
     /// UPDATE messages received (End-of-RIB markers not included), over all sessions.
     pub updates_received: u64,
+    /// UPDATE messages queued to it by the export (End-of-RIB and route-refresh markers
+    /// not included), over all sessions.
+    pub updates_sent: u64,
+    /// The peer's BGP identifier, from its OPEN, once a session has been up.
+    pub bgp_id: Option<std::net::Ipv4Addr>,
     /// ROUTE-REFRESH requests received (RFC 2918), over all sessions.
     pub refresh_requests_received: u64,
     /// The last NOTIFICATION sent or received, as "sent 6/2" / "received 2/2".

@@ -113,6 +113,8 @@ pub struct Rib {
     core: Core,
     peers: Vec<PeerSlot>,
     policies: Vec<Policy>,
+    /// References per policy; 0 marks a free slot (its policy emptied, for reuse).
+    policy_refs: Vec<u32>,
     resolver: Option<Resolver>,
 }
 
@@ -165,6 +167,7 @@ impl Rib {
             core: Core { best: cfg.best, ..Default::default() },
             peers: Vec::new(),
             policies: Vec::new(),
+            policy_refs: Vec::new(),
             resolver: None,
             cfg,
         };
@@ -212,10 +215,59 @@ impl Rib {
         self.peers[id.0 as usize].up
     }
 
-    /// Registers a policy for [`PeerConfig::import_policy`] / `export_policy`.
+    /// Registers a policy for [`PeerConfig::import_policy`] / `export_policy`. Equal
+    /// policies are interned: they share one id, so peers with the same export policy
+    /// share an update group. Each call adds a reference; [`Rib::release_policy`] drops
+    /// one, and the last frees the policy (a reload that replaces policies, or dynamic
+    /// neighbours coming and going, does not accumulate them).
     pub fn add_policy(&mut self, p: Policy) -> PolicyId {
-        self.policies.push(p);
-        PolicyId(self.policies.len() as u32 - 1)
+        let live = |i: &usize| self.policy_refs[*i] > 0;
+        if let Some(i) = (0..self.policies.len()).filter(live).find(|&i| self.policies[i] == p) {
+            self.policy_refs[i] += 1;
+            return PolicyId(i as u32);
+        }
+        match self.policy_refs.iter().position(|&n| n == 0) {
+            Some(i) => {
+                self.policies[i] = p;
+                self.policy_refs[i] = 1;
+                PolicyId(i as u32)
+            }
+            None => {
+                self.policies.push(p);
+                self.policy_refs.push(1);
+                PolicyId(self.policies.len() as u32 - 1)
+            }
+        }
+    }
+
+    /// Drops one reference to a policy from [`Rib::add_policy`]; the last one frees it
+    /// and its id may be given to another policy.
+    pub fn release_policy(&mut self, id: PolicyId) {
+        let i = id.0 as usize;
+        match self.policy_refs.get_mut(i) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                if *n == 0 {
+                    self.policies[i] = Policy { name: String::new(), default: Default::default(), rules: Vec::new() };
+                }
+            }
+            _ => debug_assert!(false, "release of a free policy {id:?}"),
+        }
+    }
+
+    /// Number of policies held (distinct, referenced).
+    pub fn policy_count(&self) -> usize {
+        self.policy_refs.iter().filter(|&&n| n > 0).count()
+    }
+
+    /// Releases a peer's import and export policies and clears them (the neighbour is
+    /// gone for good).
+    pub fn clear_peer_policies(&mut self, id: PeerId) {
+        let c = &mut self.peers[id.0 as usize].config;
+        let old = [c.import_policy.take(), c.export_policy.take()];
+        for p in old.into_iter().flatten() {
+            self.release_policy(p);
+        }
     }
 
     /// A registered policy.
@@ -226,11 +278,17 @@ impl Rib {
     /// Replaces a peer's import and export policies in place (a configuration reload).
     /// Paths already held keep the verdict of the old import policy until the peer
     /// re-sends them (ROUTE-REFRESH); the export side takes effect with
-    /// [`crate::rib::OutGroups::rejoin`].
-    pub fn set_peer_policies(&mut self, id: PeerId, import: Option<PolicyId>, export: Option<PolicyId>) {
+    /// [`crate::rib::OutGroups::rejoin`]. Returns the replaced ids (import, export):
+    /// the caller releases them ([`Rib::release_policy`]) once the peer has left the
+    /// update group keyed by the old export policy.
+    pub fn set_peer_policies(
+        &mut self,
+        id: PeerId,
+        import: Option<PolicyId>,
+        export: Option<PolicyId>,
+    ) -> [Option<PolicyId>; 2] {
         let c = &mut self.peers[id.0 as usize].config;
-        c.import_policy = import;
-        c.export_policy = export;
+        [std::mem::replace(&mut c.import_policy, import), std::mem::replace(&mut c.export_policy, export)]
     }
 
     /// Session established: the peer's routes are accepted from now on. `router_id` is

@@ -242,3 +242,62 @@ fn match_source_local_or_remote_peers() {
     let parsed = Policy::from_toml(toml).expect("source parses");
     assert_eq!(parsed.rules[0].matches.source, Some(RouteSource::RemotePeers));
 }
+
+/// Equal policies share one id (and so peers with equal export policies one update
+/// group); each registration is a reference and the last release frees the slot, which
+/// the next new policy reuses: replacing policies (reload) or dynamic neighbours coming
+/// and going does not accumulate them.
+#[test]
+fn policies_are_interned_counted_and_freed() {
+    use bgp_proto::{AfiSafi, EncodeCtx, FamilySet};
+    let mut rib = new_rib();
+    let (p1, p2) = (rule(Match::default(), vec![Action::Accept]), rule(Match::default(), vec![Action::Reject]));
+    let a = rib.add_policy(p1.clone());
+    assert_eq!(rib.add_policy(p1.clone()), a);
+    let b = rib.add_policy(p2.clone());
+    assert_ne!(a, b);
+    assert_eq!(rib.policy_count(), 2);
+
+    // Two peers registered with equal export policies share an update group.
+    let member = || MemberConfig {
+        ctx: EncodeCtx::default(),
+        families: [AfiSafi::IPV4_UNICAST].into_iter().collect::<FamilySet>(),
+        nh_self_v4: Some(ip("192.0.2.254")),
+        nh_self_v6: None,
+    };
+    let (x, y) = (peer(&mut rib, 1, LOCAL_AS, PeerKind::RrClient), peer(&mut rib, 2, LOCAL_AS, PeerKind::RrClient));
+    rib.set_peer_policies(x, None, Some(a));
+    rib.set_peer_policies(y, None, Some(a));
+    let mut out = OutGroups::new();
+    let (gx, _) = out.join(&rib, x, member());
+    let (gy, _) = out.join(&rib, y, member());
+    assert_eq!(gx, gy, "one update group for one policy");
+
+    // A reload gives y another policy: the old id is handed back and still held by x.
+    let b2 = rib.add_policy(p2.clone());
+    assert_eq!(b2, b);
+    assert_eq!(rib.set_peer_policies(y, None, Some(b2)), [None, Some(a)]);
+    let _ = out.rejoin(&rib, y);
+    rib.release_policy(a);
+    assert_eq!(rib.policy(a), &p1, "x still holds it");
+    assert_eq!(rib.policy_count(), 2);
+    // x goes away for good; its last reference frees p1, and a new policy takes the slot.
+    out.leave(x);
+    rib.clear_peer_policies(x);
+    assert_eq!(rib.peer(x).export_policy, None);
+    rib.release_policy(b); // the first registration of p2 above
+    assert_eq!(rib.policy_count(), 1, "p2 is held by y only");
+    let p3 = Policy { name: "third".into(), ..p1.clone() };
+    assert_eq!(rib.add_policy(p3.clone()), a, "the freed slot is reused");
+    assert_eq!(rib.policy(a), &p3);
+    // A hundred replacements leave the count where it was.
+    for _ in 0..100 {
+        let n = rib.add_policy(p1.clone());
+        let old = rib.set_peer_policies(y, None, Some(n));
+        old.into_iter().flatten().for_each(|o| rib.release_policy(o));
+        let n = rib.add_policy(p2.clone());
+        let old = rib.set_peer_policies(y, None, Some(n));
+        old.into_iter().flatten().for_each(|o| rib.release_policy(o));
+    }
+    assert_eq!(rib.policy_count(), 2, "p3, and p2 held by y");
+}
