@@ -214,6 +214,8 @@ impl AsPath {
     /// Encoded length of the value.
     pub(crate) fn encoded_len(&self, four: bool) -> usize {
         let w = if four { 4 } else { 2 };
-        self.segments.iter().map(|s| s.asns.len() * w + 2 * s.asns.len().div_ceil(255).max(1)).sum()
+        // One header per run of up to 255 ASNs; an empty segment is not written (it
+        // would be malformed, RFC 7606 §7.2), as `encode` does.
+        self.segments.iter().map(|s| s.asns.len() * w + 2 * s.asns.len().div_ceil(255)).sum()
     }
 }

@@ -40,8 +40,8 @@ pub(crate) fn malformed_action(t: u8, ctx: &DecodeCtx) -> Action {
         ORIGINATOR_ID | CLUSTER_LIST => Action::TreatAsWithdraw,
         // §7.6, §7.7, RFC 6793 §6.
         ATOMIC_AGGREGATE | AGGREGATOR | AS4_PATH | AS4_AGGREGATOR => Action::AttributeDiscard,
-        // §7.11, §7.12: the family (if known) is disabled, else the session reset;
-        // refined by the caller, which knows whether the AFI/SAFI could be read.
+        // §7.11, §7.12: "session reset" or "AFI/SAFI disable"; the callers disable the
+        // family where they could read it (`mp_fault`, `flags_fault`).
         MP_REACH_NLRI | MP_UNREACH_NLRI => Action::SessionReset,
         // §7.13, §7.15, §7.16.
         TRAFFIC_ENGINEERING | IPV6_EXTENDED_COMMUNITIES | ATTR_SET => Action::TreatAsWithdraw,
@@ -67,6 +67,7 @@ fn next_hop_valid(a: Ipv4Addr) -> bool {
 }
 
 /// Decodes one attribute value. `flags` are the received flags.
+#[inline(always)]
 pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Result<AttrValue, AttrFault> {
     use type_code::*;
     let act = || malformed_action(t, ctx);
@@ -74,7 +75,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
         // RFC 7606 §3c: a conflict in the Optional or Transitive bits makes the
         // attribute malformed, handled by the attribute's own rule.
         if flags & (flags::OPTIONAL | flags::TRANSITIVE) != expected {
-            return Err(fault(ErrorKind::AttributeFlags(t), sub::ATTRIBUTE_FLAGS, act()));
+            return Err(flags_fault(t, v, ctx));
         }
     }
     let len = v.len();
@@ -206,8 +207,12 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             p.segments.retain(|s| !s.kind.is_confed());
             AttrValue::As4Path(p)
         }
-        MP_REACH_NLRI => AttrValue::MpReach(MpReach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?),
-        MP_UNREACH_NLRI => AttrValue::MpUnreach(MpUnreach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?),
+        MP_REACH_NLRI => AttrValue::MpReach(Box::new(
+            MpReach::decode(v, |f| ctx.add_path(f), |f| ctx.extended_next_hop(f)).map_err(|f| mp_fault(t, f))?,
+        )),
+        MP_UNREACH_NLRI => {
+            AttrValue::MpUnreach(Box::new(MpUnreach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?))
+        }
         IPV6_EXTENDED_COMMUNITIES if len == 0 || !len.is_multiple_of(20) => {
             // RFC 7606 §7.15: malformed unless a non-zero multiple of 20.
             return Err(len_fault(t, len, act()));
@@ -241,6 +246,26 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             AttrValue::Unknown { type_code: t, data: Bytes::copy_from_slice(v) }
         }
     })
+}
+
+/// RFC 7606 §3 (c): "If the value of either the Optional or Transitive bits in the
+/// Attribute Flags is in conflict with their specified values, then the attribute MUST be
+/// treated as malformed and the 'treat-as-withdraw' approach used, unless the
+/// specification for the attribute mandates different handling for this case." So the
+/// attribute's own §7 rule applies (`malformed_action`: treat-as-withdraw for most,
+/// attribute discard for ATOMIC_AGGREGATE, AGGREGATOR, AS4_*, and for LOCAL_PREF,
+/// ORIGINATOR_ID and CLUSTER_LIST from an external peer). For MP_REACH_NLRI and
+/// MP_UNREACH_NLRI (§7.11, §7.12: "session reset" or "AFI/SAFI disable") the family is
+/// disabled when the value is long enough to name it, like any other malformed MP
+/// attribute, else the session is reset. The NOTIFICATION subcode is Attribute Flags
+/// Error (RFC 4271 §6.3) in every case.
+#[cold]
+fn flags_fault(t: u8, v: &[u8], ctx: &DecodeCtx) -> AttrFault {
+    if let (type_code::MP_REACH_NLRI | type_code::MP_UNREACH_NLRI, Some(afi_safi)) = (t, mp::family_of(v)) {
+        let reason = "Optional/Transitive flags conflict with the attribute type";
+        return fault(ErrorKind::BadMpAttribute { afi_safi, reason }, sub::ATTRIBUTE_FLAGS, Action::AfiSafiDisable);
+    }
+    fault(ErrorKind::AttributeFlags(t), sub::ATTRIBUTE_FLAGS, malformed_action(t, ctx))
 }
 
 fn mp_fault(t: u8, f: mp::MpFault) -> AttrFault {
@@ -287,13 +312,52 @@ fn value_len(v: &AttrValue, ctx: &EncodeCtx) -> usize {
     }
 }
 
-/// Appends one attribute: flags, type, length (extended when over 255) and value.
+/// Octets the whole attribute takes on the wire: header and value.
+pub(crate) fn encoded_len(a: &Attribute, ctx: &EncodeCtx) -> usize {
+    let len = value_len(&a.value, ctx);
+    len + if len > 255 || a.flags & flags::EXTENDED_LENGTH != 0 { 4 } else { 3 }
+}
+
+/// Appends one attribute: flags, type, length (extended when over 255, or when the
+/// sender chose it) and value.
+#[inline]
 pub(crate) fn encode_attribute(a: &Attribute, ctx: &EncodeCtx, out: &mut BytesMut) -> Result<(), EncodeError> {
+    let f = a.flags & (flags::OPTIONAL | flags::TRANSITIVE | flags::PARTIAL | flags::EXTENDED_LENGTH);
+    // The fixed-size attributes with a one-octet length, the bulk of every UPDATE:
+    // header and value in one fixed-size copy.
+    if f & flags::EXTENDED_LENGTH == 0 {
+        use type_code::*;
+        let u32_attr = |t: u8, x: u32| {
+            let b = x.to_be_bytes();
+            [f, t, 4, b[0], b[1], b[2], b[3]]
+        };
+        match &a.value {
+            AttrValue::Origin(o) => out.extend_from_slice(&[f, ORIGIN, 1, *o as u8]),
+            AttrValue::NextHop(x) => out.extend_from_slice(&u32_attr(NEXT_HOP, x.to_bits())),
+            AttrValue::Med(x) => out.extend_from_slice(&u32_attr(MED, *x)),
+            AttrValue::LocalPref(x) => out.extend_from_slice(&u32_attr(LOCAL_PREF, *x)),
+            AttrValue::OriginatorId(x) => out.extend_from_slice(&u32_attr(ORIGINATOR_ID, x.to_bits())),
+            AttrValue::Otc(x) => out.extend_from_slice(&u32_attr(OTC, *x)),
+            AttrValue::AtomicAggregate => out.extend_from_slice(&[f, ATOMIC_AGGREGATE, 0]),
+            // An iBGP route's empty AS_PATH.
+            AttrValue::AsPath(p) if p.segments.is_empty() => out.extend_from_slice(&[f, AS_PATH, 0]),
+            _ => return encode_variable(a, f, ctx, out),
+        }
+        return Ok(());
+    }
+    encode_variable(a, f, ctx, out)
+}
+
+/// [`encode_attribute`] for the attributes whose length varies (and for any attribute
+/// the sender gave an Extended Length).
+fn encode_variable(a: &Attribute, mut f: u8, ctx: &EncodeCtx, out: &mut BytesMut) -> Result<(), EncodeError> {
+    if let AttrValue::MpReach(_) | AttrValue::MpUnreach(_) = &a.value {
+        return encode_mp(a, f, ctx, out);
+    }
     let len = value_len(&a.value, ctx);
     if len > u16::MAX as usize {
         return Err(EncodeError::FieldOverflow("attribute length"));
     }
-    let mut f = a.flags & (flags::OPTIONAL | flags::TRANSITIVE | flags::PARTIAL | flags::EXTENDED_LENGTH);
     out.reserve(4 + len);
     if len > 255 || f & flags::EXTENDED_LENGTH != 0 {
         f |= flags::EXTENDED_LENGTH;
@@ -310,16 +374,18 @@ pub(crate) fn encode_attribute(a: &Attribute, ctx: &EncodeCtx, out: &mut BytesMu
         AttrValue::Med(x) | AttrValue::LocalPref(x) | AttrValue::Otc(x) => out.extend_from_slice(&x.to_be_bytes()),
         AttrValue::AtomicAggregate => {}
         AttrValue::Aggregator(g) => {
+            let a = g.address.octets();
             if ctx.four_octet_as {
-                out.extend_from_slice(&g.asn.to_be_bytes());
+                let s = g.asn.to_be_bytes();
+                out.extend_from_slice(&[s[0], s[1], s[2], s[3], a[0], a[1], a[2], a[3]]);
             } else {
-                out.extend_from_slice(&u16::try_from(g.asn).unwrap_or(AS_TRANS).to_be_bytes());
+                let s = u16::try_from(g.asn).unwrap_or(AS_TRANS).to_be_bytes();
+                out.extend_from_slice(&[s[0], s[1], a[0], a[1], a[2], a[3]]);
             }
-            out.extend_from_slice(&g.address.octets());
         }
         AttrValue::As4Aggregator(g) => {
-            out.extend_from_slice(&g.asn.to_be_bytes());
-            out.extend_from_slice(&g.address.octets());
+            let (s, a) = (g.asn.to_be_bytes(), g.address.octets());
+            out.extend_from_slice(&[s[0], s[1], s[2], s[3], a[0], a[1], a[2], a[3]]);
         }
         AttrValue::Communities(c) => c.iter().for_each(|c| out.extend_from_slice(&c.0.to_be_bytes())),
         AttrValue::ClusterList(c) => c.iter().for_each(|a| out.extend_from_slice(&a.octets())),
@@ -328,9 +394,37 @@ pub(crate) fn encode_attribute(a: &Attribute, ctx: &EncodeCtx, out: &mut BytesMu
             let (g, l1, l2) = (c.global.to_be_bytes(), c.local1.to_be_bytes(), c.local2.to_be_bytes());
             out.extend_from_slice(&[g[0], g[1], g[2], g[3], l1[0], l1[1], l1[2], l1[3], l2[0], l2[1], l2[2], l2[3]]);
         }),
+        AttrValue::MpReach(_) | AttrValue::MpUnreach(_) => {}
+        AttrValue::Unknown { data, .. } => out.extend_from_slice(data),
+    }
+    Ok(())
+}
+
+/// MP_REACH_NLRI / MP_UNREACH_NLRI: the value is written first behind a two-octet
+/// length, then measured, so the prefixes are walked once; a value of 255 octets or
+/// less (unless the sender chose Extended Length) is moved down one octet to take the
+/// one-octet length.
+#[inline(never)]
+fn encode_mp(a: &Attribute, f: u8, ctx: &EncodeCtx, out: &mut BytesMut) -> Result<(), EncodeError> {
+    let h = out.len();
+    out.extend_from_slice(&[f | flags::EXTENDED_LENGTH, a.type_code(), 0, 0]);
+    match &a.value {
         AttrValue::MpReach(m) => m.encode(ctx.add_path(m.family), out),
         AttrValue::MpUnreach(m) => m.encode(ctx.add_path(m.family), out),
-        AttrValue::Unknown { data, .. } => out.extend_from_slice(data),
+        _ => {}
+    }
+    let len = out.len() - h - 4;
+    if len > u16::MAX as usize {
+        out.truncate(h);
+        return Err(EncodeError::FieldOverflow("attribute length"));
+    }
+    if len > 255 || f & flags::EXTENDED_LENGTH != 0 {
+        out[h + 2..h + 4].copy_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out[h] = f;
+        out[h + 2] = len as u8;
+        out.copy_within(h + 4.., h + 3);
+        out.truncate(out.len() - 1);
     }
     Ok(())
 }
