@@ -352,8 +352,9 @@ impl Update {
         let wlen = out.len() - start - 2;
         let alen_at = out.len();
         out.extend_from_slice(&[0, 0]);
-        for a in &self.attributes {
-            attr::encode_attribute(a, ctx, out)?;
+        if let Err(e) = attr::encode_attributes(&self.attributes, ctx, out) {
+            out.truncate(start);
+            return Err(e);
         }
         let alen = out.len() - alen_at - 2;
         if wlen > u16::MAX as usize || alen > u16::MAX as usize {

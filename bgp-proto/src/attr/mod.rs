@@ -2,6 +2,7 @@
 
 mod aspath;
 mod community;
+mod encode;
 mod mp;
 mod value;
 
@@ -233,4 +234,5 @@ impl From<AttrValue> for Attribute {
     }
 }
 
-pub(crate) use value::{decode_value, encode_attribute, encoded_len};
+pub(crate) use encode::{encode_attribute, encode_attributes, encoded_len};
+pub(crate) use value::decode_value;
