@@ -22,12 +22,22 @@ pub struct DecodeCtx {
     /// The peer is external (eBGP). Governs RFC 7606 §7.5 (LOCAL_PREF from an external
     /// peer is discarded).
     pub external: bool,
+    /// IPv4 families in which the peer may send an IPv6 next hop: those we advertised
+    /// the Extended Next Hop Encoding capability for (RFC 8950 §4). Elsewhere a 16- or
+    /// 32-octet next hop for IPv4 NLRI is malformed (RFC 8950 §3, RFC 7606 §7.11).
+    pub extended_next_hop: FamilySet,
 }
 
 impl Default for DecodeCtx {
     /// The most common modern session: 4-octet AS, no ADD-PATH, 4096-octet messages, iBGP.
     fn default() -> Self {
-        DecodeCtx { four_octet_as: true, add_path: FamilySet::new(), extended_message: false, external: false }
+        DecodeCtx {
+            four_octet_as: true,
+            add_path: FamilySet::new(),
+            extended_message: false,
+            external: false,
+            extended_next_hop: FamilySet::new(),
+        }
     }
 }
 
@@ -45,6 +55,12 @@ impl DecodeCtx {
     #[inline]
     pub fn add_path(&self, family: AfiSafi) -> bool {
         !self.add_path.is_empty() && self.add_path.contains(family)
+    }
+
+    /// Whether the peer may send IPv4 NLRI of `family` with an IPv6 next hop (RFC 8950).
+    #[inline]
+    pub fn extended_next_hop(&self, family: AfiSafi) -> bool {
+        !self.extended_next_hop.is_empty() && self.extended_next_hop.contains(family)
     }
 }
 
@@ -110,8 +126,20 @@ pub fn negotiate(local: &Open, remote: &Open, external: bool) -> (DecodeCtx, Enc
     let enh = remote.has_capability(
         |c| matches!(c, Capability::ExtendedNextHop(v) if v.iter().any(|e| e.nlri == AfiSafi::IPV4_UNICAST)),
     );
+    // RFC 8950 §4: the peer may send IPv4 NLRI with an IPv6 next hop in the families we
+    // advertised the capability for (the advertiser is the receiver).
+    let mut enh_rx = FamilySet::new();
+    for c in local.capabilities() {
+        if let Capability::ExtendedNextHop(v) = c {
+            for e in
+                v.iter().filter(|e| e.nlri.afi == crate::types::Afi::IPV4 && e.next_hop_afi == crate::types::Afi::IPV6)
+            {
+                enh_rx.insert(e.nlri);
+            }
+        }
+    }
     (
-        DecodeCtx { four_octet_as: four, add_path: rx, extended_message: ext_msg, external },
+        DecodeCtx { four_octet_as: four, add_path: rx, extended_message: ext_msg, external, extended_next_hop: enh_rx },
         EncodeCtx { four_octet_as: four, add_path: tx, extended_message: ext_msg, extended_next_hop: enh },
     )
 }

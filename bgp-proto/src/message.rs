@@ -32,6 +32,24 @@ impl Message {
     /// The header is checked again against the context's maximum length; trailing bytes
     /// past the header's length are ignored, so pass exactly one message.
     pub fn decode(msg: &[u8], ctx: &DecodeCtx) -> Result<Message> {
+        // Fast path for the common case, a well-formed UPDATE header: the same checks as
+        // below (marker, length within 23..=max and within `msg`), without building any
+        // error on the way.
+        if let Some(h) = msg.first_chunk::<HEADER_LEN>() {
+            let len = u16::from_be_bytes([h[16], h[17]]) as usize;
+            if h[18] == msg_type::UPDATE
+                && h[..16] == crate::header::MARKER
+                && (23..=ctx.max_message_len()).contains(&len)
+                && msg.len() >= len
+            {
+                return Update::decode_body(&msg[HEADER_LEN..len], ctx).map(Message::Update);
+            }
+        }
+        Self::decode_checked(msg, ctx)
+    }
+
+    /// [`Message::decode`] for every other case, with the header errors.
+    fn decode_checked(msg: &[u8], ctx: &DecodeCtx) -> Result<Message> {
         let h = check_header(msg, ctx.max_message_len())?;
         if msg.len() < h.length as usize {
             return Err(crate::error::DecodeError::truncated(

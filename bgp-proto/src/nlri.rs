@@ -151,7 +151,11 @@ static MASK128: [u128; 129] = {
 };
 
 /// Decodes a run of IPv4 prefixes.
+#[inline]
 pub(crate) fn decode_v4(buf: &[u8], add_path: bool, out: &mut Vec<Nlri<Ipv4Net>>) -> Result<(), NlriFault> {
+    if buf.is_empty() {
+        return Ok(());
+    }
     if add_path {
         decode_run::<Ipv4Net, true>(buf, out)
     } else {
@@ -183,7 +187,14 @@ fn decode_run<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut Vec<Nlri<P>>) ->
     let window = hdr + P::MAX_LEN as usize / 8;
     // Typical full-table prefixes take about a quarter of the window; `push` grows the
     // vector when shorter prefixes are packed in.
-    out.reserve(buf.len() / (hdr + P::MAX_LEN as usize / 32) + 1);
+    let want = buf.len() / (hdr + P::MAX_LEN as usize / 32) + 1;
+    if out.capacity() == 0 {
+        // A fresh vector: `with_capacity` is a plain allocation, where `reserve` takes
+        // the general growth path.
+        *out = Vec::with_capacity(want);
+    } else {
+        out.reserve(want);
+    }
     let mut i = 0usize;
     while let Some(w) = buf.get(i..i + window) {
         let path_id = if ADD { Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]])) } else { None };
@@ -192,6 +203,9 @@ fn decode_run<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut Vec<Nlri<P>>) ->
         };
         out.push(Nlri { path_id, prefix });
         i += hdr + (prefix.len_bits() as usize).div_ceil(8);
+    }
+    if i == buf.len() {
+        return Ok(());
     }
     decode_tail::<P, ADD>(buf, i, out)
 }
@@ -252,7 +266,11 @@ pub fn encode_one<P: Prefix>(n: &Nlri<P>, add_path: bool, out: &mut BytesMut) {
 }
 
 /// Appends a run of NLRI.
+#[inline]
 pub fn encode_all<P: Prefix>(v: &[Nlri<P>], add_path: bool, out: &mut BytesMut) {
+    if v.is_empty() {
+        return;
+    }
     if add_path {
         encode_run::<P, true>(v, usize::MAX, out);
     } else {
@@ -280,6 +298,9 @@ fn encode_run<P: Prefix, const ADD: bool>(v: &[Nlri<P>], room: usize, out: &mut 
     }
     let hdr = if ADD { 5 } else { 1 };
     let window = hdr + P::MAX_LEN as usize / 8;
+    if v.len() <= SHORT_RUN {
+        return encode_short::<P, ADD>(v, room, out);
+    }
     let start = out.len();
     let max = v.len().saturating_mul(window).min(room.saturating_add(window));
     out.resize(start + max, 0);
@@ -300,6 +321,34 @@ fn encode_run<P: Prefix, const ADD: bool>(v: &[Nlri<P>], room: usize, out: &mut 
         count += 1;
     }
     out.truncate(start + p);
+    (count, p)
+}
+
+/// Runs up to this many prefixes (the typical Calico UPDATE carries one) are appended
+/// window by window, without growing and zero-filling the buffer to the worst case.
+const SHORT_RUN: usize = 4;
+
+#[inline(always)]
+fn encode_short<P: Prefix, const ADD: bool>(v: &[Nlri<P>], room: usize, out: &mut BytesMut) -> (usize, usize) {
+    let hdr = if ADD { 5 } else { 1 };
+    let window = hdr + P::MAX_LEN as usize / 8;
+    let mut p = 0usize;
+    let mut count = 0usize;
+    for n in v {
+        let len = hdr + (n.prefix.len_bits() as usize).div_ceil(8);
+        if p + len > room {
+            break;
+        }
+        let mut w = [0u8; 21];
+        if ADD {
+            w[..4].copy_from_slice(&n.path_id.unwrap_or(0).to_be_bytes());
+        }
+        n.prefix.write_wide(&mut w[hdr - 1..]);
+        out.extend_from_slice(&w[..window]);
+        out.truncate(out.len() - (window - len));
+        p += len;
+        count += 1;
+    }
     (count, p)
 }
 

@@ -34,7 +34,7 @@ impl Update {
             _ => MpNlri::Opaque(Bytes::new()),
         };
         Update {
-            attributes: vec![Attribute::new(AttrValue::MpUnreach(MpUnreach { family, withdrawn }))],
+            attributes: vec![Attribute::new(AttrValue::MpUnreach(Box::new(MpUnreach { family, withdrawn })))],
             ..Default::default()
         }
     }
@@ -179,7 +179,8 @@ impl Update {
         let abuf = &body[attrs_at..attrs_at + alen];
         let nbuf = &body[attrs_at + alen..];
 
-        let mut u = Update::default();
+        // An attribute takes at least 3 octets; one allocation covers typical UPDATEs.
+        let mut u = Update { attributes: Vec::with_capacity((alen / 3).min(16)), ..Default::default() };
         let add_v4 = ctx.add_path(AfiSafi::IPV4_UNICAST);
         // RFC 7606 §5.3: an NLRI field that cannot be parsed resets the session.
         nlri::decode_v4(wbuf, add_v4, &mut u.withdrawn).map_err(|f| {
@@ -198,42 +199,41 @@ impl Update {
         // Whether the UPDATE holds any path attribute other than MP_UNREACH_NLRI
         // (RFC 7606 §5.2).
         let mut other_attrs = false;
+        // The attribute types met so far (decoded or faulty), for the duplicate and
+        // missing-attribute checks.
         let mut seen = [0u64; 4];
-        let mut i = 0usize;
-        u.attributes.reserve(8);
-        while i < abuf.len() {
-            let at = HEADER_LEN + attrs_at + i;
-            let rem = abuf.len() - i;
+        let mut rest = abuf;
+        while !rest.is_empty() {
+            let at = || HEADER_LEN + attrs_at + (abuf.len() - rest.len());
             // RFC 7606 §4: too few octets for an attribute header, or a value running past
             // the Total Path Attribute Length, is treat-as-withdraw; the NLRI field is
             // still located by the Total Path Attribute Length.
-            let fl = abuf[i];
-            let hdr = if fl & attr::flags::EXTENDED_LENGTH != 0 { 4 } else { 3 };
-            if rem < hdr {
-                // A fragment too short to be an attribute might be a cut MP_REACH_NLRI.
-                other_attrs = true;
-                faults.push(
-                    reset(ErrorKind::AttributeOverrun, at, sub::MALFORMED_ATTRIBUTE_LIST, Bytes::new())
-                        .with_action(Action::TreatAsWithdraw),
-                );
-                break;
-            }
-            let t = abuf[i + 1];
+            let (fl, t, hdr, vlen) = match *rest {
+                [fl, t, l, ..] if fl & attr::flags::EXTENDED_LENGTH == 0 => (fl, t, 3, l as usize),
+                [fl, t, h, l, ..] => (fl, t, 4, u16::from_be_bytes([h, l]) as usize),
+                _ => {
+                    // A fragment too short to be an attribute might be a cut MP_REACH_NLRI.
+                    other_attrs = true;
+                    faults.push(
+                        reset(ErrorKind::AttributeOverrun, at(), sub::MALFORMED_ATTRIBUTE_LIST, Bytes::new())
+                            .with_action(Action::TreatAsWithdraw),
+                    );
+                    break;
+                }
+            };
             if t != type_code::MP_UNREACH_NLRI {
                 other_attrs = true;
             }
-            let vlen =
-                if hdr == 4 { u16::from_be_bytes([abuf[i + 2], abuf[i + 3]]) as usize } else { abuf[i + 2] as usize };
-            if rem - hdr < vlen {
+            let Some(v) = rest.get(hdr..hdr + vlen) else {
                 faults.push(
-                    reset(ErrorKind::AttributeOverrun, at, sub::ATTRIBUTE_LENGTH, Bytes::copy_from_slice(&abuf[i..]))
+                    reset(ErrorKind::AttributeOverrun, at(), sub::ATTRIBUTE_LENGTH, Bytes::copy_from_slice(rest))
                         .with_action(if is_mp(t) { Action::SessionReset } else { Action::TreatAsWithdraw }),
                 );
                 break;
-            }
-            let raw = &abuf[i..i + hdr + vlen];
-            let v = &raw[hdr..];
-            i += hdr + vlen;
+            };
+            let raw = &rest[..hdr + vlen];
+            let at = at();
+            rest = &rest[hdr + vlen..];
             // RFC 7606 §3g: MP_REACH/MP_UNREACH twice resets; other duplicates are dropped.
             let (w, b) = ((t >> 6) as usize, t & 63);
             if seen[w] & (1 << b) != 0 {
@@ -245,9 +245,6 @@ impl Update {
                 continue;
             }
             seen[w] |= 1 << b;
-            if t != type_code::MP_UNREACH_NLRI {
-                other_attrs = true;
-            }
             if ctx.four_octet_as && matches!(t, type_code::AS4_PATH | type_code::AS4_AGGREGATOR) {
                 // RFC 6793 §4.1: "A NEW BGP speaker that receives the AS4_PATH attribute and
                 // the AS4_AGGREGATOR attribute in an UPDATE message from a NEW BGP speaker
@@ -286,9 +283,14 @@ impl Update {
         // RFC 7606 §3d: a missing well-known mandatory attribute is treat-as-withdraw;
         // only UPDATEs that announce something need them, and NEXT_HOP only for the
         // NLRI field (RFC 4760 §3).
-        if u.has_reachable() && !faults.iter().any(|e| e.action == Action::TreatAsWithdraw) {
+        // An attribute counts as present when it was met, decoded or not: a faulty one
+        // has its own error (its NOTIFICATION data starts with its header).
+        let has = |t: u8| seen[(t >> 6) as usize] & (1 << (t & 63)) != 0;
+        let complete =
+            has(type_code::ORIGIN) && has(type_code::AS_PATH) && (u.nlri.is_empty() || has(type_code::NEXT_HOP));
+        if !complete && u.has_reachable() && !faults.iter().any(|e| e.action == Action::TreatAsWithdraw) {
             let mut missing = |t: u8| {
-                if u.attribute(t).is_none() && !faults.iter().any(|e| e.data.get(1) == Some(&t)) {
+                if !has(t) {
                     faults.push(
                         reset(
                             ErrorKind::MissingWellKnown(t),
@@ -337,16 +339,7 @@ impl Update {
         let add = ctx.add_path(AfiSafi::IPV4_UNICAST);
         let w: usize = self.withdrawn.iter().map(|n| nlri::encoded_len(n, add)).sum();
         let n: usize = self.nlri.iter().map(|n| nlri::encoded_len(n, add)).sum();
-        let mut scratch = BytesMut::new();
-        let a: usize = self
-            .attributes
-            .iter()
-            .map(|a| {
-                scratch.clear();
-                let _ = attr::encode_attribute(a, ctx, &mut scratch);
-                scratch.len()
-            })
-            .sum();
+        let a: usize = self.attributes.iter().map(|a| attr::encoded_len(a, ctx)).sum();
         4 + w + a + n
     }
 
@@ -359,8 +352,9 @@ impl Update {
         let wlen = out.len() - start - 2;
         let alen_at = out.len();
         out.extend_from_slice(&[0, 0]);
-        for a in &self.attributes {
-            attr::encode_attribute(a, ctx, out)?;
+        if let Err(e) = attr::encode_attributes(&self.attributes, ctx, out) {
+            out.truncate(start);
+            return Err(e);
         }
         let alen = out.len() - alen_at - 2;
         if wlen > u16::MAX as usize || alen > u16::MAX as usize {

@@ -474,6 +474,9 @@ fn decode_with(b: &[u8], add_path: bool, four: bool) -> Result<Message, bgp_prot
         four_octet_as: four,
         add_path: if add_path { FamilySet::all_typed() } else { FamilySet::new() },
         extended_message: true,
+        // The vectors come from sessions configured for what they exercise: the IPv6
+        // next hops for IPv4 NLRI (extended-nexthop.ci) were negotiated (RFC 8950 §4).
+        extended_next_hop: FamilySet::all_typed(),
         ..DecodeCtx::default()
     };
     Message::decode(b, &ctx)

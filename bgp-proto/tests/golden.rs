@@ -361,15 +361,15 @@ fn mp_reach_unreach_ipv4_and_ipv6_unicast() {
     let u = Update {
         withdrawn: vec![],
         attributes: vec![
-            a(AttrValue::MpReach(MpReach {
+            a(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV4_UNICAST,
                 next_hop: NextHop::V4(ip("192.0.2.1")),
                 nlri: MpNlri::Ipv4(vec![v4("10.244.1.0/24")]),
-            })),
-            a(AttrValue::MpUnreach(MpUnreach {
+            }))),
+            a(AttrValue::MpUnreach(Box::new(MpUnreach {
                 family: AfiSafi::IPV4_UNICAST,
                 withdrawn: MpNlri::Ipv4(vec![v4("10.244.2.0/24")]),
-            })),
+            }))),
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath::default())),
         ],
@@ -403,15 +403,15 @@ fn mp_reach_unreach_ipv4_and_ipv6_unicast() {
     let u = Update {
         withdrawn: vec![],
         attributes: vec![
-            a(AttrValue::MpReach(MpReach {
+            a(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: ip6("2001:db8::1"), link_local: Some(ip6("fe80::1")) },
                 nlri: MpNlri::Ipv6(vec![v6("2001:db8:1::/48"), v6("2001:db8:2::/64")]),
-            })),
-            a(AttrValue::MpUnreach(MpUnreach {
+            }))),
+            a(AttrValue::MpUnreach(Box::new(MpUnreach {
                 family: AfiSafi::IPV6_UNICAST,
                 withdrawn: MpNlri::Ipv6(vec![v6("2001:db8:3::/48")]),
-            })),
+            }))),
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath::from_sequence([65000]))),
             a(AttrValue::Med(0)),
@@ -434,11 +434,11 @@ fn mp_reach_unreach_ipv4_and_ipv6_unicast() {
     );
     let u = Update {
         attributes: vec![
-            a(AttrValue::MpReach(MpReach {
+            a(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: ip6("2001:db8::1"), link_local: None },
                 nlri: MpNlri::Ipv6(vec![v6("2001:db8:2::/64")]),
-            })),
+            }))),
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath::default())),
         ],
@@ -463,18 +463,20 @@ fn ipv4_nlri_with_ipv6_next_hop_rfc8950() {
     );
     let u = Update {
         attributes: vec![
-            a(AttrValue::MpReach(MpReach {
+            a(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV4_UNICAST,
                 next_hop: NextHop::V6 { global: ip6("2001:db8::1"), link_local: None },
                 nlri: MpNlri::Ipv4(vec![v4("10.244.1.0/24")]),
-            })),
+            }))),
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath::default())),
         ],
         ..Default::default()
     };
-    golden(&b, &Message::Update(u.clone()), &d4(), &e4());
+    golden(&b, &Message::Update(u.clone()), &d4_enh(), &e4());
     assert_eq!(u.mp_next_hop(), Some(&NextHop::V6 { global: ip6("2001:db8::1"), link_local: None }));
+    // Without the capability in force the same bytes are malformed (malformed.rs).
+    assert!(Message::decode(&b, &d4()).is_err());
 }
 
 #[test]
@@ -495,11 +497,11 @@ fn add_path_nlri_rfc7911() {
         "),
     );
     let mut attributes = mandatory4();
-    attributes.push(a(AttrValue::MpReach(MpReach {
+    attributes.push(a(AttrValue::MpReach(Box::new(MpReach {
         family: AfiSafi::IPV6_UNICAST,
         next_hop: NextHop::V6 { global: ip6("2001:db8::1"), link_local: None },
         nlri: MpNlri::Ipv6(vec![Nlri::with_path_id("2001:db8:1::/48".parse().unwrap(), 7)]),
-    })));
+    }))));
     let u = Update {
         withdrawn: vec![Nlri::with_path_id("10.1.0.0/16".parse().unwrap(), 3)],
         attributes,
@@ -579,15 +581,15 @@ fn opaque_families_byte_exact() {
     );
     let u = Update {
         attributes: vec![
-            a(AttrValue::MpReach(MpReach {
+            a(AttrValue::MpReach(Box::new(MpReach {
                 family: VPNV4,
                 next_hop: NextHop::Raw(Bytes::from(vpn_nh.clone())),
                 nlri: MpNlri::Opaque(Bytes::from(vpn_nlri.clone())),
-            })),
-            a(AttrValue::MpUnreach(MpUnreach {
+            }))),
+            a(AttrValue::MpUnreach(Box::new(MpUnreach {
                 family: EVPN,
                 withdrawn: MpNlri::Opaque(Bytes::from(evpn_nlri.clone())),
-            })),
+            }))),
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath::default())),
         ],
@@ -598,11 +600,11 @@ fn opaque_families_byte_exact() {
     let b = update(&[], &cat(&[&h("80 0e 1c 0019 46 04 c0000201 00"), &evpn_nlri, &h("40 01 01 00  40 02 00")]), &[]);
     let u = Update {
         attributes: vec![
-            a(AttrValue::MpReach(MpReach {
+            a(AttrValue::MpReach(Box::new(MpReach {
                 family: EVPN,
                 next_hop: NextHop::Raw(Bytes::from(h("c0000201"))),
                 nlri: MpNlri::Opaque(Bytes::from(evpn_nlri.clone())),
-            })),
+            }))),
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath::default())),
         ],
@@ -621,11 +623,11 @@ fn opaque_families_byte_exact() {
     );
     let u = Update {
         attributes: vec![
-            a(AttrValue::MpReach(MpReach {
+            a(AttrValue::MpReach(Box::new(MpReach {
                 family: FLOWSPEC4,
                 next_hop: NextHop::Raw(Bytes::new()),
                 nlri: MpNlri::Opaque(Bytes::from(fs_nlri.clone())),
-            })),
+            }))),
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath::default())),
             a(AttrValue::ExtendedCommunities(vec![ExtendedCommunity([0x80, 0x06, 0, 0, 0, 0, 0, 0])])),

@@ -4,8 +4,10 @@
 
 mod common;
 
+use bgp_proto::capability::ExtendedNextHop;
 use bgp_proto::{
-    Action, AfiSafi, AsPath, AttrValue, Attribute, DecodeCtx, DecodeError, ErrorKind, Message, Nlri, Origin, Update,
+    negotiate, Action, Afi, AfiSafi, AsPath, AttrValue, Attribute, Capability, DecodeCtx, DecodeError, ErrorKind,
+    Message, NextHop, Nlri, Open, Origin, Update,
 };
 use common::*;
 use ipnet::Ipv4Net;
@@ -421,6 +423,67 @@ fn s7_11_mp_reach_next_hop_length_inconsistent() {
 }
 
 #[test]
+fn s7_11_ipv6_next_hop_for_ipv4_without_extended_next_hop_rfc8950() {
+    // RFC 8950 §3-§4: a 16- or 32-octet next hop for IPv4 NLRI is only expected where we
+    // advertised Extended Next Hop Encoding; elsewhere the Length of Next Hop Address is
+    // "inconsistent with that which was expected" (RFC 7606 §7.11): the attribute is
+    // malformed and the family disabled, Optional Attribute Error (RFC 4760 §7).
+    let global = "2001:db8::1".parse().unwrap();
+    for (nh, ll) in [
+        ("10 20010db8000000000000000000000001", None),
+        ("20 20010db8000000000000000000000001 fe800000000000000000000000000001", Some("fe80::1".parse().unwrap())),
+    ] {
+        let len = 5 + 1 + (if ll.is_some() { 32 } else { 16 }) + 4 - 1;
+        let bad = format!("80 0e {len:02x} 0001 01 {nh} 00 18 0af401");
+        let b = update(&[], &h(&format!("{bad} 40 01 01 00 40 02 00")), &[]);
+        let e = err(&b, &d4());
+        check(&e, 23, 3, 9, DISABLE, &h(&bad));
+        assert_eq!(
+            e.kind,
+            ErrorKind::BadMpAttribute {
+                afi_safi: AfiSafi::IPV4_UNICAST,
+                reason: "next hop length inconsistent with AFI"
+            }
+        );
+        // Extended next hop in force for another family only: still malformed.
+        let other = DecodeCtx { extended_next_hop: fams(&[AfiSafi::IPV4_MULTICAST]), ..d4() };
+        check(&err(&b, &other), 23, 3, 9, DISABLE, &h(&bad));
+        // In force for IPv4 unicast: a valid route.
+        let Message::Update(u) = Message::decode(&b, &d4_enh()).unwrap() else { panic!() };
+        assert_eq!(u.mp_next_hop(), Some(&NextHop::V6 { global, link_local: ll }));
+        assert_eq!(u.announced_v4().copied().collect::<Vec<_>>(), vec![p("10.244.1.0/24")]);
+    }
+}
+
+#[test]
+fn extended_next_hop_is_in_force_where_we_advertised_it_rfc8950() {
+    // RFC 8950 §4: the capability says what its sender can receive. Our decode context
+    // follows our OPEN, our encode context the peer's.
+    let enh =
+        || Capability::ExtendedNextHop(vec![ExtendedNextHop { nlri: AfiSafi::IPV4_UNICAST, next_hop_afi: Afi::IPV6 }]);
+    let id = "192.0.2.1".parse().unwrap();
+    let with = Open::new(64512, 90, id, vec![enh()]);
+    let without = Open::new(64512, 90, id, vec![]);
+    let (d, e) = negotiate(&with, &without, false);
+    assert!(d.extended_next_hop(AfiSafi::IPV4_UNICAST) && !d.extended_next_hop(AfiSafi::IPV4_MULTICAST));
+    assert!(!e.extended_next_hop);
+    let (d, e) = negotiate(&without, &with, false);
+    assert!(!d.extended_next_hop(AfiSafi::IPV4_UNICAST));
+    assert!(e.extended_next_hop);
+    // A tuple for an IPv4 next hop (next hop AFI 1) grants nothing.
+    let odd = Open::new(
+        64512,
+        90,
+        id,
+        vec![Capability::ExtendedNextHop(vec![ExtendedNextHop {
+            nlri: AfiSafi::IPV4_UNICAST,
+            next_hop_afi: Afi::IPV4,
+        }])],
+    );
+    assert!(!negotiate(&odd, &with, false).0.extended_next_hop(AfiSafi::IPV4_UNICAST));
+}
+
+#[test]
 fn s7_11_mp_reach_too_short_for_family_resets() {
     let bad = "80 0e 02 0001";
     let b = update(&[], &h(&format!("{M} {bad}")), &h(N));
@@ -482,6 +545,94 @@ fn s3c_flags_conflict_is_malformed_with_the_attribute_rule() {
     taw_after_m("40 08 04 ffffff01", 4, &d4());
     // ATOMIC_AGGREGATE marked optional: its own rule (§7.6) is attribute discard.
     discard_after_m("c0 06 00", 4, &d4());
+}
+
+#[test]
+fn s3c_flags_conflict_for_every_known_attribute() {
+    // RFC 7606 §3 (c): a conflict in the Optional or Transitive bit is a malformed
+    // attribute under the attribute's own §7 rule, NOTIFICATION subcode 4 (Attribute
+    // Flags Error, RFC 4271 §6.3), data the attribute. Each value below is well formed
+    // with the right flags (`ok`); each wrong flag combination is then checked.
+    let cases: &[(u8, &str, u8, Action, Action)] = &[
+        // (type, value, right flags, action iBGP, action eBGP)
+        (1, "00", 0x40, TAW, TAW),                        // §7.1 ORIGIN
+        (2, "02010000fde8", 0x40, TAW, TAW),              // §7.2 AS_PATH
+        (3, "c0000201", 0x40, TAW, TAW),                  // §7.3 NEXT_HOP
+        (4, "00000064", 0x80, TAW, TAW),                  // §7.4 MED
+        (5, "00000064", 0x40, TAW, DISCARD),              // §7.5 LOCAL_PREF
+        (6, "", 0x40, DISCARD, DISCARD),                  // §7.6 ATOMIC_AGGREGATE
+        (7, "0000fde8c0000201", 0xc0, DISCARD, DISCARD),  // §7.7 AGGREGATOR
+        (8, "fde80064", 0xc0, TAW, TAW),                  // §7.8 COMMUNITIES
+        (9, "0a000001", 0x80, TAW, DISCARD),              // §7.9 ORIGINATOR_ID
+        (10, "0a000001", 0x80, TAW, DISCARD),             // §7.10 CLUSTER_LIST
+        (16, "0002fde800000064", 0xc0, TAW, TAW),         // §7.14 EXTENDED COMMUNITIES
+        (17, "02010000fde8", 0xc0, DISCARD, DISCARD),     // RFC 6793 §6 AS4_PATH
+        (18, "0000fde8c0000201", 0xc0, DISCARD, DISCARD), // RFC 6793 §6 AS4_AGGREGATOR
+        (32, "0000fde80000000100000002", 0xc0, TAW, TAW), // RFC 8092 §5 LARGE_COMMUNITY
+        (35, "0000fde8", 0xc0, TAW, TAW),                 // RFC 9234 §5 OTC
+        // §7.13, §7.15, §7.16: kept as raw bytes, but their flags are specified
+        // (RFC 5543 §3, RFC 5701 §2, RFC 6368 §5), so a conflict is not an
+        // "unrecognized well-known attribute" (3/2, session reset).
+        (24, &"01".repeat(36), 0x80, TAW, TAW), // Traffic Engineering
+        (25, &"00".repeat(20), 0xc0, TAW, TAW), // IPv6 Address Specific EC
+        (128, "0000fde8", 0xc0, TAW, TAW),      // ATTR_SET
+    ];
+    // AS4_PATH and AS4_AGGREGATOR are only decoded from a 2-octet speaker (RFC 6793 §4.1),
+    // whose AS_PATH has 2-octet ASNs.
+    let m2 = M.replace("02 06 02 01 0000fde8", "02 04 02 01 fde8");
+    for &(t, value, right, act_i, act_e) in cases {
+        let two = matches!(t, 17 | 18);
+        let (di, de) = if two { (d2(), DecodeCtx { external: true, ..d2() }) } else { (d4(), d4_ext()) };
+        // The other attributes: `M`, without the one under test when it is mandatory.
+        let rest = match t {
+            1 => "40 02 06 02 01 0000fde8  40 03 04 c0000201".to_string(),
+            2 => "40 01 01 00  40 03 04 c0000201".to_string(),
+            3 => "40 01 01 00  40 02 06 02 01 0000fde8".to_string(),
+            _ if two => m2.clone(),
+            _ => M.to_string(),
+        };
+        let attr = |fl: u8| format!("{fl:02x} {t:02x} {:02x} {value}", value.len() / 2);
+        for (d, act) in [(&di, act_i), (&de, act_e)] {
+            // With the right flags the attribute is accepted (LOCAL_PREF, ORIGINATOR_ID
+            // and CLUSTER_LIST from an external peer are discarded whatever their flags).
+            let good = update(&[], &h(&format!("{rest} {}", attr(right))), &h(N));
+            let r = Message::decode(&good, d);
+            assert!(r.is_ok() || (d.external && matches!(t, 5 | 9 | 10)), "type {t} flags {right:02x}: {r:?}");
+            for wrong in [0x00u8, 0x40, 0x80, 0xc0].into_iter().filter(|&f| f != right) {
+                let bad = attr(wrong);
+                let b = update(&[], &h(&format!("{rest} {bad}")), &h(N));
+                let e = err(&b, d);
+                assert_eq!(
+                    (e.offset, e.code, e.subcode, e.action, hex::encode(&e.data), e.kind.clone()),
+                    (23 + h(&rest).len(), 3, 4, act, hex::encode(h(&bad)), ErrorKind::AttributeFlags(t)),
+                    "type {t} flags {wrong:02x} external {}",
+                    d.external
+                );
+                let s = e.salvaged_update().expect("salvaged");
+                assert_eq!(s.nlri, vec![p("10.244.1.0/24")]);
+                assert!(!s.attributes.iter().any(|a| a.type_code() == t));
+            }
+        }
+    }
+}
+
+#[test]
+fn s3c_flags_conflict_on_mp_attributes_disables_the_family() {
+    // §7.11, §7.12 allow "session reset" or "AFI/SAFI disable": like any malformed MP
+    // attribute whose family can be read, the family is disabled; subcode 4.
+    for bad in ["c0 0e 0d 0001 01 04 c0000201 00 18 0af401", "40 0f 07 0001 01 18 0af402", "00 0f 03 0002 01"] {
+        let b = update(&[], &h(&format!("{bad} 40 01 01 00 40 02 00")), &[]);
+        let e = err(&b, &d4());
+        check(&e, 23, 3, 4, DISABLE, &h(bad));
+        let family = if bad.contains("0002 01") { AfiSafi::IPV6_UNICAST } else { AfiSafi::IPV4_UNICAST };
+        assert!(matches!(e.kind, ErrorKind::BadMpAttribute { afi_safi, .. } if afi_safi == family), "{e:?}");
+    }
+    // Too short to name the family: session reset.
+    let bad = "c0 0e 02 0001";
+    let b = update(&[], &h(&format!("{M} {bad}")), &h(N));
+    let e = err(&b, &d4());
+    check(&e, AFTER_M, 3, 4, RESET, &h(bad));
+    assert_eq!(e.kind, ErrorKind::AttributeFlags(14));
 }
 
 #[test]

@@ -444,11 +444,11 @@ fn round_trip_synthetic() {
     let mut v4 = base.clone();
     v4.push(Attribute::new(AttrValue::NextHop("10.0.0.1".parse().unwrap())));
     let mut v6 = base.clone();
-    v6.push(Attribute::new(AttrValue::MpReach(MpReach {
+    v6.push(Attribute::new(AttrValue::MpReach(Box::new(MpReach {
         family: AfiSafi::IPV6_UNICAST,
         next_hop: NextHop::V6 { global: "fd00::2".parse().unwrap(), link_local: Some("fe80::2".parse().unwrap()) },
         nlri: MpNlri::Ipv6(vec![]),
-    })));
+    }))));
     let entry = |i: u16, path_id, attributes: &Vec<Attribute>| RibEntry {
         peer_index: i,
         peer: Some(peers.peers[i as usize]),
@@ -461,11 +461,11 @@ fn round_trip_synthetic() {
         attributes: vec![
             Attribute::new(AttrValue::Origin(Origin::Igp)),
             Attribute::new(AttrValue::AsPath(AsPath::from_sequence([4_200_000_000]))),
-            Attribute::new(AttrValue::MpReach(MpReach {
+            Attribute::new(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: "fd00::2".parse().unwrap(), link_local: None },
                 nlri: MpNlri::Ipv6(vec![Nlri::with_path_id("fd00:10::/64".parse().unwrap(), 7)]),
-            })),
+            }))),
         ],
         ..Default::default()
     };

@@ -46,7 +46,14 @@ fn ctx_pair() -> impl Strategy<Value = (DecodeCtx, EncodeCtx)> {
         if ap6 {
             fs.push(AfiSafi::IPV6_UNICAST);
         }
-        let d = DecodeCtx { four_octet_as: four, add_path: fams(&fs), ..DecodeCtx::default() };
+        // The MP_REACH strategies send IPv6 next hops for IPv4 NLRI too (RFC 8950), and
+        // `mirror` encodes them: both directions have the capability in force.
+        let d = DecodeCtx {
+            four_octet_as: four,
+            add_path: fams(&fs),
+            extended_next_hop: fams(&[AfiSafi::IPV4_UNICAST, AfiSafi::IPV4_MULTICAST]),
+            ..DecodeCtx::default()
+        };
         let e = mirror(&d);
         (d, e)
     })
@@ -155,8 +162,8 @@ fn optional_attrs(four: bool, add4: bool, add6: bool) -> BoxedStrategy<Vec<Attri
             .prop_map(AttrValue::LargeCommunities)
             .boxed(),
         any::<u32>().prop_map(AttrValue::Otc).boxed(),
-        mp_reach(add4, add6).prop_map(AttrValue::MpReach).boxed(),
-        mp_unreach(add4, add6).prop_map(AttrValue::MpUnreach).boxed(),
+        mp_reach(add4, add6).prop_map(|m| AttrValue::MpReach(Box::new(m))).boxed(),
+        mp_unreach(add4, add6).prop_map(|m| AttrValue::MpUnreach(Box::new(m))).boxed(),
         ((0u8..=255).prop_filter("unknown", |t| !KNOWN.contains(t)), vec(any::<u8>(), 0..300))
             .prop_map(|(type_code, d)| AttrValue::Unknown { type_code, data: Bytes::from(d) })
             .boxed(),
@@ -607,6 +614,6 @@ fn builder_ipv6_mp_announce_and_withdraw() {
     let b = UpdateBuilder::new(EncodeCtx { extended_next_hop: true, ..e4() });
     b.announce_mp(&attrs, AfiSafi::IPV4_UNICAST, &nh, Prefixes::V4(&v4), &mut out).unwrap();
     let got: Vec<_> =
-        decode_all(&out, &d4()).iter().flat_map(|u| u.announced_v4().copied().collect::<Vec<_>>()).collect();
+        decode_all(&out, &d4_enh()).iter().flat_map(|u| u.announced_v4().copied().collect::<Vec<_>>()).collect();
     assert_eq!(got, v4);
 }

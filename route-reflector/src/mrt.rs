@@ -53,7 +53,7 @@ pub async fn dump(d: &Daemon, path: &Path) -> Result<String, String> {
                     let next_hop = r.route.attrs.next_hop.clone().unwrap_or(NextHop::Raw(Default::default()));
                     let family = prefix.family();
                     let m = MpReach { family, next_hop, nlri: MpNlri::Ipv6(Vec::new()) };
-                    attributes.insert(0, Attribute::new(AttrValue::MpReach(m)));
+                    attributes.insert(0, Attribute::new(AttrValue::MpReach(Box::new(m))));
                 }
                 Some(RibEntry {
                     peer_index: *index.get(&r.route.peer)?,

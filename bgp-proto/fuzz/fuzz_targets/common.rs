@@ -4,8 +4,8 @@
 use bgp_proto::{DecodeCtx, EncodeCtx, FamilySet, Message, Update};
 
 /// Splits the input into a decode context (first octet: bit 0 four-octet AS, bit 1
-/// ADD-PATH in every typed family, bit 2 extended messages, bit 3 external peer) and
-/// the message bytes.
+/// ADD-PATH in every typed family, bit 2 extended messages, bit 3 external peer, bit 4
+/// IPv6 next hops for IPv4 NLRI) and the message bytes.
 pub fn split(data: &[u8]) -> Option<(DecodeCtx, EncodeCtx, &[u8])> {
     let (&b, msg) = data.split_first()?;
     let add_path = if b & 2 != 0 { FamilySet::all_typed() } else { FamilySet::new() };
@@ -14,12 +14,13 @@ pub fn split(data: &[u8]) -> Option<(DecodeCtx, EncodeCtx, &[u8])> {
         add_path: add_path.clone(),
         extended_message: b & 4 != 0,
         external: b & 8 != 0,
+        extended_next_hop: if b & 16 != 0 { FamilySet::all_typed() } else { FamilySet::new() },
     };
     let e = EncodeCtx {
         four_octet_as: d.four_octet_as,
         add_path,
         extended_message: d.extended_message,
-        extended_next_hop: false,
+        extended_next_hop: b & 16 != 0,
     };
     Some((d, e, msg))
 }

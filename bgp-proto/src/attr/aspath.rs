@@ -1,7 +1,5 @@
 //! AS_PATH and AS4_PATH (RFC 4271 §4.3, RFC 5065 §3, RFC 6793 §4).
 
-use crate::open::AS_TRANS;
-use bytes::BytesMut;
 use serde::Serialize;
 
 /// AS_PATH segment types.
@@ -194,26 +192,11 @@ impl AsPath {
         Ok(AsPath { segments })
     }
 
-    /// Appends the value with 2- or 4-octet ASNs. On a 2-octet encoding, ASNs above
-    /// 65535 become AS_TRANS (RFC 6793 §4.2.2). Segments over 255 ASNs are split.
-    pub(crate) fn encode(&self, four: bool, out: &mut BytesMut) {
-        for s in &self.segments {
-            for chunk in s.asns.chunks(255) {
-                out.extend_from_slice(&[s.kind.code(), chunk.len() as u8]);
-                for &a in chunk {
-                    if four {
-                        out.extend_from_slice(&a.to_be_bytes());
-                    } else {
-                        out.extend_from_slice(&u16::try_from(a).unwrap_or(AS_TRANS).to_be_bytes());
-                    }
-                }
-            }
-        }
-    }
-
     /// Encoded length of the value.
     pub(crate) fn encoded_len(&self, four: bool) -> usize {
         let w = if four { 4 } else { 2 };
-        self.segments.iter().map(|s| s.asns.len() * w + 2 * s.asns.len().div_ceil(255).max(1)).sum()
+        // One header per run of up to 255 ASNs; an empty segment is not written (it
+        // would be malformed, RFC 7606 §7.2), as `encode` does.
+        self.segments.iter().map(|s| s.asns.len() * w + 2 * s.asns.len().div_ceil(255)).sum()
     }
 }

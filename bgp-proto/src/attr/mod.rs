@@ -2,6 +2,7 @@
 
 mod aspath;
 mod community;
+mod encode;
 mod mp;
 mod value;
 
@@ -116,10 +117,11 @@ pub enum AttrValue {
     OriginatorId(Ipv4Addr),
     /// 10: CLUSTER_LIST.
     ClusterList(Vec<Ipv4Addr>),
-    /// 14: MP_REACH_NLRI.
-    MpReach(MpReach),
+    /// 14: MP_REACH_NLRI. Boxed, like MP_UNREACH_NLRI: the two are rare next to the
+    /// small attributes, and inline they would double the size of every `AttrValue`.
+    MpReach(Box<MpReach>),
     /// 15: MP_UNREACH_NLRI.
-    MpUnreach(MpUnreach),
+    MpUnreach(Box<MpUnreach>),
     /// 16: EXTENDED COMMUNITIES.
     ExtendedCommunities(Vec<ExtendedCommunity>),
     /// 17: AS4_PATH.
@@ -168,16 +170,25 @@ impl AttrValue {
 }
 
 /// The Optional and Transitive flags a known attribute type must carry, or `None` for
-/// types this crate does not know.
+/// types this crate does not know. Known are the types it decodes and the three RFC 7606
+/// §7 gives an error rule but this crate keeps as raw bytes: Traffic Engineering
+/// (RFC 5543 §3: optional non-transitive), IPv6 Address Specific Extended Community
+/// (RFC 5701 §2: optional transitive) and ATTR_SET (RFC 6368 §5: optional transitive).
 pub fn expected_flags(type_code: u8) -> Option<u8> {
     use flags::*;
     use type_code::*;
     Some(match type_code {
         ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => TRANSITIVE,
-        MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => OPTIONAL,
-        AGGREGATOR | COMMUNITIES | EXTENDED_COMMUNITIES | AS4_PATH | AS4_AGGREGATOR | LARGE_COMMUNITIES | OTC => {
-            OPTIONAL | TRANSITIVE
-        }
+        MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI | TRAFFIC_ENGINEERING => OPTIONAL,
+        AGGREGATOR
+        | COMMUNITIES
+        | EXTENDED_COMMUNITIES
+        | AS4_PATH
+        | AS4_AGGREGATOR
+        | LARGE_COMMUNITIES
+        | OTC
+        | IPV6_EXTENDED_COMMUNITIES
+        | ATTR_SET => OPTIONAL | TRANSITIVE,
         _ => return None,
     })
 }
@@ -223,4 +234,5 @@ impl From<AttrValue> for Attribute {
     }
 }
 
-pub(crate) use value::{decode_value, encode_attribute};
+pub(crate) use encode::{encode_attribute, encode_attributes, encoded_len};
+pub(crate) use value::decode_value;

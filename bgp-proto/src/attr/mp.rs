@@ -50,12 +50,20 @@ impl NextHop {
     }
 
     /// Decodes the next hop of a typed family. `None` when the length does not fit
-    /// (RFC 7606 §7.11: the attribute is malformed).
-    fn decode(family: AfiSafi, b: &[u8]) -> Option<NextHop> {
+    /// (RFC 7606 §7.11: the attribute is malformed). `v6_for_v4`: an IPv6 next hop is
+    /// allowed for IPv4 NLRI (RFC 8950, Extended Next Hop Encoding in force).
+    fn decode(family: AfiSafi, b: &[u8], v6_for_v4: bool) -> Option<NextHop> {
         if !family.is_typed() {
             return Some(NextHop::Raw(Bytes::copy_from_slice(b)));
         }
         let v6 = |o: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(o).unwrap_or([0; 16]));
+        // RFC 4760 §3 / RFC 2545 §3: IPv4 NLRI take a 4-octet next hop, IPv6 NLRI a
+        // 16- or 32-octet one. RFC 8950 §3: IPv4 NLRI may take the IPv6 forms too, but
+        // only where the receiver advertised the capability (§4); otherwise the length
+        // is "inconsistent with that which was expected" (RFC 7606 §7.11).
+        if family.afi == Afi::IPV4 && b.len() != 4 && !v6_for_v4 {
+            return None;
+        }
         match (family.afi, b.len()) {
             (Afi::IPV4, 4) => Some(NextHop::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
             (_, 16) => Some(NextHop::V6 { global: v6(b), link_local: None }),
@@ -155,12 +163,17 @@ pub(crate) struct MpFault {
     pub reason: &'static str,
 }
 
-fn family_of(b: &[u8]) -> Option<AfiSafi> {
+/// The AFI/SAFI at the front of an MP attribute value, when it is long enough.
+pub(crate) fn family_of(b: &[u8]) -> Option<AfiSafi> {
     (b.len() >= 3).then(|| AfiSafi::new(Afi(u16::from_be_bytes([b[0], b[1]])), Safi(b[2])))
 }
 
 impl MpReach {
-    pub(crate) fn decode(b: &[u8], add_path: impl Fn(AfiSafi) -> bool) -> Result<MpReach, MpFault> {
+    pub(crate) fn decode(
+        b: &[u8],
+        add_path: impl Fn(AfiSafi) -> bool,
+        v6_for_v4: impl Fn(AfiSafi) -> bool,
+    ) -> Result<MpReach, MpFault> {
         let family = family_of(b);
         let fault = |reason| MpFault { family, reason };
         let family = family.ok_or(fault("too short for AFI/SAFI"))?;
@@ -169,8 +182,8 @@ impl MpReach {
         if b.len() < 5 + nh_len {
             return Err(fault("next hop overruns the attribute"));
         }
-        let next_hop =
-            NextHop::decode(family, &b[4..4 + nh_len]).ok_or(fault("next hop length inconsistent with AFI"))?;
+        let next_hop = NextHop::decode(family, &b[4..4 + nh_len], v6_for_v4(family))
+            .ok_or(fault("next hop length inconsistent with AFI"))?;
         let nlri = MpNlri::decode(family, &b[5 + nh_len..], add_path(family)).map_err(fault)?;
         Ok(MpReach { family, next_hop, nlri })
     }

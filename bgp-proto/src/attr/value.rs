@@ -1,11 +1,9 @@
-//! Decoding and encoding of individual attribute values, with each attribute's
-//! RFC 7606 §7 error rule.
+//! Decoding of individual attribute values, with each attribute's RFC 7606 §7 error
+//! rule. Encoding is in `encode.rs`.
 
 use super::*;
-use crate::ctx::{DecodeCtx, EncodeCtx};
-use crate::error::{subcode::update as sub, Action, EncodeError, ErrorKind};
-use crate::open::AS_TRANS;
-use bytes::BytesMut;
+use crate::ctx::DecodeCtx;
+use crate::error::{subcode::update as sub, Action, ErrorKind};
 
 /// A malformed attribute: what, which NOTIFICATION subcode (code 3), which action.
 #[derive(Debug)]
@@ -40,8 +38,8 @@ pub(crate) fn malformed_action(t: u8, ctx: &DecodeCtx) -> Action {
         ORIGINATOR_ID | CLUSTER_LIST => Action::TreatAsWithdraw,
         // §7.6, §7.7, RFC 6793 §6.
         ATOMIC_AGGREGATE | AGGREGATOR | AS4_PATH | AS4_AGGREGATOR => Action::AttributeDiscard,
-        // §7.11, §7.12: the family (if known) is disabled, else the session reset;
-        // refined by the caller, which knows whether the AFI/SAFI could be read.
+        // §7.11, §7.12: "session reset" or "AFI/SAFI disable"; the callers disable the
+        // family where they could read it (`mp_fault`, `flags_fault`).
         MP_REACH_NLRI | MP_UNREACH_NLRI => Action::SessionReset,
         // §7.13, §7.15, §7.16.
         TRAFFIC_ENGINEERING | IPV6_EXTENDED_COMMUNITIES | ATTR_SET => Action::TreatAsWithdraw,
@@ -67,6 +65,7 @@ fn next_hop_valid(a: Ipv4Addr) -> bool {
 }
 
 /// Decodes one attribute value. `flags` are the received flags.
+#[inline(always)]
 pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Result<AttrValue, AttrFault> {
     use type_code::*;
     let act = || malformed_action(t, ctx);
@@ -74,7 +73,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
         // RFC 7606 §3c: a conflict in the Optional or Transitive bits makes the
         // attribute malformed, handled by the attribute's own rule.
         if flags & (flags::OPTIONAL | flags::TRANSITIVE) != expected {
-            return Err(fault(ErrorKind::AttributeFlags(t), sub::ATTRIBUTE_FLAGS, act()));
+            return Err(flags_fault(t, v, ctx));
         }
     }
     let len = v.len();
@@ -206,8 +205,12 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             p.segments.retain(|s| !s.kind.is_confed());
             AttrValue::As4Path(p)
         }
-        MP_REACH_NLRI => AttrValue::MpReach(MpReach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?),
-        MP_UNREACH_NLRI => AttrValue::MpUnreach(MpUnreach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?),
+        MP_REACH_NLRI => AttrValue::MpReach(Box::new(
+            MpReach::decode(v, |f| ctx.add_path(f), |f| ctx.extended_next_hop(f)).map_err(|f| mp_fault(t, f))?,
+        )),
+        MP_UNREACH_NLRI => {
+            AttrValue::MpUnreach(Box::new(MpUnreach::decode(v, |f| ctx.add_path(f)).map_err(|f| mp_fault(t, f))?))
+        }
         IPV6_EXTENDED_COMMUNITIES if len == 0 || !len.is_multiple_of(20) => {
             // RFC 7606 §7.15: malformed unless a non-zero multiple of 20.
             return Err(len_fault(t, len, act()));
@@ -243,6 +246,26 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
     })
 }
 
+/// RFC 7606 §3 (c): "If the value of either the Optional or Transitive bits in the
+/// Attribute Flags is in conflict with their specified values, then the attribute MUST be
+/// treated as malformed and the 'treat-as-withdraw' approach used, unless the
+/// specification for the attribute mandates different handling for this case." So the
+/// attribute's own §7 rule applies (`malformed_action`: treat-as-withdraw for most,
+/// attribute discard for ATOMIC_AGGREGATE, AGGREGATOR, AS4_*, and for LOCAL_PREF,
+/// ORIGINATOR_ID and CLUSTER_LIST from an external peer). For MP_REACH_NLRI and
+/// MP_UNREACH_NLRI (§7.11, §7.12: "session reset" or "AFI/SAFI disable") the family is
+/// disabled when the value is long enough to name it, like any other malformed MP
+/// attribute, else the session is reset. The NOTIFICATION subcode is Attribute Flags
+/// Error (RFC 4271 §6.3) in every case.
+#[cold]
+fn flags_fault(t: u8, v: &[u8], ctx: &DecodeCtx) -> AttrFault {
+    if let (type_code::MP_REACH_NLRI | type_code::MP_UNREACH_NLRI, Some(afi_safi)) = (t, mp::family_of(v)) {
+        let reason = "Optional/Transitive flags conflict with the attribute type";
+        return fault(ErrorKind::BadMpAttribute { afi_safi, reason }, sub::ATTRIBUTE_FLAGS, Action::AfiSafiDisable);
+    }
+    fault(ErrorKind::AttributeFlags(t), sub::ATTRIBUTE_FLAGS, malformed_action(t, ctx))
+}
+
 fn mp_fault(t: u8, f: mp::MpFault) -> AttrFault {
     // RFC 7606 §7.11, §7.12 and §5.3: AFI/SAFI disable when the family is known,
     // otherwise session reset. RFC 4760 §7 gives the subcode.
@@ -258,79 +281,4 @@ fn mp_fault(t: u8, f: mp::MpFault) -> AttrFault {
             Action::SessionReset,
         ),
     }
-}
-
-/// Length of the encoded value.
-fn value_len(v: &AttrValue, ctx: &EncodeCtx) -> usize {
-    match v {
-        AttrValue::Origin(_) => 1,
-        AttrValue::AsPath(p) => p.encoded_len(ctx.four_octet_as),
-        AttrValue::As4Path(p) => p.encoded_len(true),
-        AttrValue::NextHop(_) | AttrValue::Med(_) | AttrValue::LocalPref(_) | AttrValue::Otc(_) => 4,
-        AttrValue::OriginatorId(_) => 4,
-        AttrValue::AtomicAggregate => 0,
-        AttrValue::Aggregator(_) => {
-            if ctx.four_octet_as {
-                8
-            } else {
-                6
-            }
-        }
-        AttrValue::As4Aggregator(_) => 8,
-        AttrValue::Communities(c) => c.len() * 4,
-        AttrValue::ClusterList(c) => c.len() * 4,
-        AttrValue::ExtendedCommunities(c) => c.len() * 8,
-        AttrValue::LargeCommunities(c) => c.len() * 12,
-        AttrValue::MpReach(m) => m.encoded_len(ctx.add_path(m.family)),
-        AttrValue::MpUnreach(m) => m.encoded_len(ctx.add_path(m.family)),
-        AttrValue::Unknown { data, .. } => data.len(),
-    }
-}
-
-/// Appends one attribute: flags, type, length (extended when over 255) and value.
-pub(crate) fn encode_attribute(a: &Attribute, ctx: &EncodeCtx, out: &mut BytesMut) -> Result<(), EncodeError> {
-    let len = value_len(&a.value, ctx);
-    if len > u16::MAX as usize {
-        return Err(EncodeError::FieldOverflow("attribute length"));
-    }
-    let mut f = a.flags & (flags::OPTIONAL | flags::TRANSITIVE | flags::PARTIAL | flags::EXTENDED_LENGTH);
-    out.reserve(4 + len);
-    if len > 255 || f & flags::EXTENDED_LENGTH != 0 {
-        f |= flags::EXTENDED_LENGTH;
-        let l = (len as u16).to_be_bytes();
-        out.extend_from_slice(&[f, a.type_code(), l[0], l[1]]);
-    } else {
-        out.extend_from_slice(&[f, a.type_code(), len as u8]);
-    }
-    match &a.value {
-        AttrValue::Origin(o) => out.extend_from_slice(&[*o as u8]),
-        AttrValue::AsPath(p) => p.encode(ctx.four_octet_as, out),
-        AttrValue::As4Path(p) => p.encode(true, out),
-        AttrValue::NextHop(a) | AttrValue::OriginatorId(a) => out.extend_from_slice(&a.octets()),
-        AttrValue::Med(x) | AttrValue::LocalPref(x) | AttrValue::Otc(x) => out.extend_from_slice(&x.to_be_bytes()),
-        AttrValue::AtomicAggregate => {}
-        AttrValue::Aggregator(g) => {
-            if ctx.four_octet_as {
-                out.extend_from_slice(&g.asn.to_be_bytes());
-            } else {
-                out.extend_from_slice(&u16::try_from(g.asn).unwrap_or(AS_TRANS).to_be_bytes());
-            }
-            out.extend_from_slice(&g.address.octets());
-        }
-        AttrValue::As4Aggregator(g) => {
-            out.extend_from_slice(&g.asn.to_be_bytes());
-            out.extend_from_slice(&g.address.octets());
-        }
-        AttrValue::Communities(c) => c.iter().for_each(|c| out.extend_from_slice(&c.0.to_be_bytes())),
-        AttrValue::ClusterList(c) => c.iter().for_each(|a| out.extend_from_slice(&a.octets())),
-        AttrValue::ExtendedCommunities(c) => c.iter().for_each(|c| out.extend_from_slice(&c.0)),
-        AttrValue::LargeCommunities(c) => c.iter().for_each(|c| {
-            let (g, l1, l2) = (c.global.to_be_bytes(), c.local1.to_be_bytes(), c.local2.to_be_bytes());
-            out.extend_from_slice(&[g[0], g[1], g[2], g[3], l1[0], l1[1], l1[2], l1[3], l2[0], l2[1], l2[2], l2[3]]);
-        }),
-        AttrValue::MpReach(m) => m.encode(ctx.add_path(m.family), out),
-        AttrValue::MpUnreach(m) => m.encode(ctx.add_path(m.family), out),
-        AttrValue::Unknown { data, .. } => out.extend_from_slice(data),
-    }
-    Ok(())
 }

@@ -141,6 +141,8 @@ impl Session {
             add_path: if opts.add_path { FamilySet::all_typed() } else { FamilySet::new() },
             extended_message: true,
             external: false,
+            // Recorded messages may carry RFC 8950 next hops; accept them.
+            extended_next_hop: FamilySet::all_typed(),
         };
         Session { ctx, opts }
     }

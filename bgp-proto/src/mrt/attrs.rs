@@ -91,7 +91,7 @@ pub fn decode_attribute_block(
         i += hdr + vlen;
         if t == type_code::MP_REACH_NLRI {
             if let Some(m) = rib_family.and_then(|f| short_mp_reach(f, v)) {
-                attrs.push(Attribute { flags: fl & 0xe0, value: AttrValue::MpReach(m) });
+                attrs.push(Attribute { flags: fl & 0xe0, value: AttrValue::MpReach(Box::new(m)) });
                 continue;
             }
         }

@@ -126,6 +126,9 @@ fn message(body: &[u8], as4: bool, add_path: bool) -> R<Bgp4mpMessage> {
         add_path: if add_path { FamilySet::all_typed() } else { FamilySet::new() },
         extended_message: true,
         external: false,
+        // A recording holds what the session accepted: IPv6 next hops for IPv4 NLRI
+        // only reach it where RFC 8950 was in force.
+        extended_next_hop: FamilySet::all_typed(),
     };
     let mut add_path_inferred = false;
     let (message, error) = match Message::decode(r.rest(), &ctx) {
@@ -205,7 +208,13 @@ fn rib(body: &[u8], subtype: u16) -> R<RibRecord> {
     };
     let count = r.u16().map_err(short("entry count"))? as usize;
     // RFC 6396 §4.3.4: attributes in RIB entries always use 4-octet ASNs.
-    let ctx = DecodeCtx { four_octet_as: true, add_path: FamilySet::new(), extended_message: true, external: false };
+    let ctx = DecodeCtx {
+        four_octet_as: true,
+        add_path: FamilySet::new(),
+        extended_message: true,
+        external: false,
+        extended_next_hop: FamilySet::all_typed(),
+    };
     // An entry takes at least 8 octets: cap the allocation by what remains.
     let mut entries = Vec::with_capacity(count.min(r.remaining() / 8));
     for _ in 0..count {
@@ -241,7 +250,13 @@ fn table_dump(body: &[u8], afi: u16) -> R<TableDumpEntry> {
     let base = r.offset();
     let block = r.take(alen).map_err(short("attributes"))?;
     // RFC 6396 §4.2: TABLE_DUMP predates 4-octet ASNs.
-    let ctx = DecodeCtx { four_octet_as: false, add_path: FamilySet::new(), extended_message: true, external: false };
+    let ctx = DecodeCtx {
+        four_octet_as: false,
+        add_path: FamilySet::new(),
+        extended_message: true,
+        external: false,
+        extended_next_hop: FamilySet::all_typed(),
+    };
     let family = if afi == 1 { AfiSafi::IPV4_UNICAST } else { AfiSafi::IPV6_UNICAST };
     let (attributes, errors) = decode_attribute_block(block, &ctx, Some(family), base);
     Ok(TableDumpEntry { view, sequence, prefix, status, originated_time, peer_ip, peer_as, attributes, errors })

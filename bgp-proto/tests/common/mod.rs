@@ -61,6 +61,12 @@ pub fn d4_ext() -> DecodeCtx {
     DecodeCtx { external: true, ..DecodeCtx::default() }
 }
 
+/// 4-octet AS session on which we advertised Extended Next Hop Encoding for IPv4
+/// unicast (RFC 8950): the peer may send IPv6 next hops for IPv4 NLRI.
+pub fn d4_enh() -> DecodeCtx {
+    DecodeCtx { extended_next_hop: fams(&[AfiSafi::IPV4_UNICAST]), ..DecodeCtx::default() }
+}
+
 /// 4-octet AS encode context.
 pub fn e4() -> EncodeCtx {
     EncodeCtx::default()

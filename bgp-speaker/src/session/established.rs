@@ -428,13 +428,13 @@ pub fn treat_as_withdraw(u: Update) -> Vec<Update> {
     let mut out = Vec::new();
     let mut first = Update { withdrawn, ..Default::default() };
     if let Some(un) = unreach.filter(|m| !m.withdrawn.is_empty()) {
-        first.attributes.push(Attribute::new(AttrValue::MpUnreach(un)));
+        first.attributes.push(Attribute::new(AttrValue::MpUnreach(Box::new(un))));
     }
     if !first.withdrawn.is_empty() || !first.attributes.is_empty() {
         out.push(first);
     }
     if let Some(un) = extra.filter(|m| !m.withdrawn.is_empty()) {
-        out.push(Update { attributes: vec![Attribute::new(AttrValue::MpUnreach(un))], ..Default::default() });
+        out.push(Update { attributes: vec![Attribute::new(AttrValue::MpUnreach(Box::new(un)))], ..Default::default() });
     }
     out
 }

@@ -364,11 +364,11 @@ fn apply_update_v4_and_v6() {
     let u = Update {
         withdrawn: vec![],
         attributes: vec![
-            Attribute::new(AttrValue::MpReach(MpReach {
+            Attribute::new(AttrValue::MpReach(Box::new(MpReach {
                 family: bgp_proto::AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None },
                 nlri: MpNlri::Ipv6(vec![Nlri::new("2001:db8:1::/48".parse().unwrap())]),
-            })),
+            }))),
             Attribute::new(AttrValue::Origin(Origin::Igp)),
             Attribute::new(AttrValue::AsPath(AsPath::from_sequence([100]))),
             Attribute::new(AttrValue::NextHop(ip("192.0.2.1"))),
@@ -385,10 +385,10 @@ fn apply_update_v4_and_v6() {
     assert_eq!(v6.attrs.communities, vec![Community::new(100, 1)]);
     let w = Update {
         withdrawn: vec![Nlri::new("10.1.0.0/16".parse().unwrap())],
-        attributes: vec![Attribute::new(AttrValue::MpUnreach(MpUnreach {
+        attributes: vec![Attribute::new(AttrValue::MpUnreach(Box::new(MpUnreach {
             family: bgp_proto::AfiSafi::IPV6_UNICAST,
             withdrawn: MpNlri::Ipv6(vec![Nlri::new("2001:db8:1::/48".parse().unwrap())]),
-        }))],
+        })))],
         nlri: vec![],
     };
     rib.apply_update(a, &w);

@@ -93,15 +93,15 @@ fn treat_as_withdraw_function_merges_and_splits_families() {
     let p6 = |s: &str| Nlri::new(s.parse::<ipnet::Ipv6Net>().unwrap());
     let u = Update {
         attributes: vec![
-            Attribute::new(AttrValue::MpReach(MpReach {
+            Attribute::new(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None },
                 nlri: MpNlri::Ipv6(vec![p6("2001:db8:1::/48")]),
-            })),
-            Attribute::new(AttrValue::MpUnreach(MpUnreach {
+            }))),
+            Attribute::new(AttrValue::MpUnreach(Box::new(MpUnreach {
                 family: AfiSafi::IPV6_UNICAST,
                 withdrawn: MpNlri::Ipv6(vec![p6("2001:db8:2::/48")]),
-            })),
+            }))),
         ],
         ..Default::default()
     };
