@@ -131,7 +131,7 @@ fn policies_are_checked() {
         "policy-field",
         &t,
         "8: policy \"p\": match: unknown field `prefixes`, expected one of `prefix`, `community`, \
-         `large-community`, `as-path-contains`, `as-path-starts-with`, `peer-type`",
+         `large-community`, `as-path-contains`, `as-path-starts-with`, `peer-type`, `source`",
     );
 }
 
