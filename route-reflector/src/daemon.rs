@@ -69,6 +69,12 @@ fn now_ms() -> u64 {
 
 /// Starts everything and runs until SIGINT/SIGTERM.
 pub async fn run(cfg: Config) -> Result<(), String> {
+    // Signal handlers first: a SIGHUP that arrives once the control socket exists must
+    // reload, not kill the process (SIGHUP's default action).
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let listener = control::bind(&cfg.control_socket)
         .map_err(|e| format!("control socket {}: {e}", cfg.control_socket.display()))?;
     let metrics = match cfg.metrics {
@@ -116,10 +122,6 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     if let Some(l) = metrics {
         tokio::spawn(crate::metrics::serve(l, daemon.clone()));
     }
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             _ = hup.recv() => {
