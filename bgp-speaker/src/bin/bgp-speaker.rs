@@ -188,7 +188,11 @@ async fn client(cli: &Cli) -> Result<ExitCode, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // One thread, as BIRD: a node speaker's work (a mesh of 100: 99 sessions, a few
+    // hundred routes) is far below a core, and on a node every thread costs its stack
+    // and malloc arena in RSS and wake-ups in CPU (mesh-bench, 100 nodes on 2 cores).
+    // fib-sync runs on its own thread.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bgp-speaker: {e}");
