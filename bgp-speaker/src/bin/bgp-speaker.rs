@@ -102,16 +102,28 @@ fn socket(cli: &Cli) -> Result<PathBuf, String> {
 }
 
 fn init_logs(json: bool) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // RUST_LOG as `level` or `target=level,...` (tracing's `Targets`, no regex engine in
+    // the binary: every node pays for its code pages in RSS). A bad value: info, and say so.
+    let (filter, bad) = match std::env::var("RUST_LOG") {
+        Ok(v) => match v.parse::<Targets>() {
+            Ok(t) => (t, None),
+            Err(e) => (Targets::new().with_default(LevelFilter::INFO), Some(format!("RUST_LOG={v:?}: {e}"))),
+        },
+        Err(_) => (Targets::new().with_default(LevelFilter::INFO), None),
+    };
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
-        b.json().init();
+        tracing_subscriber::registry().with(fmt.json()).with(filter).init();
     } else {
-        b.init();
+        tracing_subscriber::registry().with(fmt).with(filter).init();
+    }
+    if let Some(b) = bad {
+        tracing::warn!("{b}; logging at info");
     }
 }
 

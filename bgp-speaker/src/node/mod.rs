@@ -96,6 +96,12 @@ fn learn_filter(cfg: &NodeConfig) -> LearnFilter {
 impl NodeSpeaker {
     /// Starts everything. Kernel routes of a previous run are kept until convergence.
     pub async fn start(cfg: NodeConfig, opts: StartOptions) -> Result<NodeSpeaker, NodeError> {
+        // Listen first: a mesh starts all at once, and a peer that dials while the kernel
+        // table is read below waits in the backlog instead of being refused.
+        let mut listeners = Vec::new();
+        for a in listen_addrs(&cfg) {
+            listeners.push(crate::net::listen(a, 1024).map_err(SpeakerError::from)?);
+        }
         let mut restarting = false;
         let (fib, fib_events) = if opts.program_fib {
             let fcfg = fib_sync::Config {
@@ -120,7 +126,6 @@ impl NodeSpeaker {
         }
         let peers = mesh::wanted(&cfg, restarting);
         let mut scfg = SpeakerConfig::new(cfg.node.asn, cfg.router_id());
-        scfg.listen = listen_addrs(&cfg);
         scfg.cluster_id = cfg.node.route_reflector_cluster_id;
         // The local routes are originated before any neighbour starts: a session that came
         // up first could send End-of-RIB without them, and a restarting node's peers would
@@ -130,7 +135,7 @@ impl NodeSpeaker {
         let originated = originations(&cfg, &BTreeSet::new());
         scfg.originate = originated.iter().map(|(p, a)| (Prefix::from(*p), a.clone())).collect();
         scfg.neighbors = peers.values().map(|w| w.config.clone()).collect();
-        let handle = Speaker::start(scfg).await?;
+        let handle = Speaker::start_with_listeners(scfg, listeners);
         let events = handle.subscribe();
         let state =
             State { cfg, peers, originated, learned: BTreeSet::new(), remote: RemoteRoutes::default(), restarting };

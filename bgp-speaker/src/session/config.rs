@@ -150,8 +150,9 @@ pub struct SessionConfig {
     pub connect_retry: Duration,
     /// First wait after a connection that failed before the peer's OPEN arrived
     /// (refused or unreachable, or closed by the peer before its OPEN: its speaker is
-    /// not listening yet, or does not know us yet); it doubles with each such failure
-    /// in a row, up to `connect_retry`, and starts over once an OPEN arrives. `None`:
+    /// not listening yet, or does not know us yet); each such failure in a row adds
+    /// this much (linear: a peer that comes up late is not left waiting for a doubled
+    /// timer), up to `connect_retry`, and it starts over once an OPEN arrives. `None`:
     /// these failures wait the IdleHold back-off (TcpConnectionFails in Connect/Active)
     /// or `connect_retry` (closed in OpenSent), RFC 4271 §8.2.2.
     pub connect_retry_fast: Option<Duration>,

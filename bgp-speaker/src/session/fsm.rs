@@ -106,10 +106,10 @@ impl Session {
     }
 
     /// With `connect_retry_fast`: the wait after this connection failure before the
-    /// peer's OPEN (doubling per failure in a row, capped at ConnectRetry).
+    /// peer's OPEN (growing by that much per failure in a row, capped at ConnectRetry).
     fn early_fail_wait(&mut self) -> Option<Duration> {
         let first = self.cfg.connect_retry_fast?;
-        let w = first.saturating_mul(1 << self.early_fails.min(16)).min(self.cfg.connect_retry.max(first));
+        let w = first.saturating_mul(self.early_fails.saturating_add(1)).min(self.cfg.connect_retry.max(first));
         self.early_fails += 1;
         Some(w)
     }

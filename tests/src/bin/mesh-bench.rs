@@ -5,6 +5,7 @@
 //! ```sh
 //! export CARGO_TARGET_DIR=/work/target-node
 //! cargo build --release -p bgp-speaker -p tests --bin mesh-bench --bin bgp-speaker
+//! cargo build --profile node -p bgp-speaker --bin bgp-speaker   # the shipped build, used when present
 //! $CARGO_TARGET_DIR/release/mesh-bench --nodes 25,50,100 --out /tmp/mesh.md
 //! ```
 
@@ -27,8 +28,9 @@ struct Cli {
     /// Speakers to run, in order: ours, bird.
     #[arg(long, value_delimiter = ',', default_value = "ours,bird")]
     only: Vec<String>,
-    /// Our node speaker's binary (default: `bgp-speaker` next to this executable, or
-    /// $BGP_SPEAKER_BIN).
+    /// Our node speaker's binary (default: $BGP_SPEAKER_BIN, else the shipped build
+    /// `target/node/bgp-speaker` (`cargo build --profile node`) when it exists, else
+    /// `bgp-speaker` next to this executable).
     #[arg(long)]
     speaker: Option<PathBuf>,
     /// Per-phase timeout, seconds; a phase that does not finish is reported as "> T".
@@ -50,6 +52,20 @@ struct Cli {
     /// Also write the Markdown report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+fn default_speaker() -> std::io::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("BGP_SPEAKER_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    if let Some(target) = exe.parent().and_then(|d| d.parent()) {
+        let node = target.join("node").join("bgp-speaker");
+        if node.exists() {
+            return Ok(node);
+        }
+    }
+    tests::lab::speaker_binary(false)
 }
 
 extern "C" fn on_signal(_: libc::c_int) {
@@ -85,7 +101,7 @@ fn main() -> ExitCode {
         eprintln!("error: mesh-bench needs root (network namespaces)");
         return ExitCode::FAILURE;
     }
-    let bin = match cli.speaker.clone().map(Ok).unwrap_or_else(|| tests::lab::speaker_binary(false)) {
+    let bin = match cli.speaker.clone().map(Ok).unwrap_or_else(default_speaker) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
@@ -108,7 +124,12 @@ fn main() -> ExitCode {
         keep: cli.keep.clone(),
     };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    eprintln!("load average at start: {}", load.trim());
+    let header = format!(
+        "Our binary: `{}`. Load average at start: {}.\n\n",
+        opts.bin.display(),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    eprint!("{header}");
     let results = match meshbench::run(&opts) {
         Ok(r) => r,
         Err(e) => {
@@ -116,7 +137,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let report = meshbench::report(&results);
+    let report = header + &meshbench::report(&results);
     println!("{report}");
     if let Some(p) = &cli.out {
         if let Err(e) = std::fs::write(p, &report) {

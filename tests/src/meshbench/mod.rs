@@ -5,7 +5,8 @@
 //! ```sh
 //! export CARGO_TARGET_DIR=/work/target-node
 //! cargo build --release -p bgp-speaker -p tests --bin mesh-bench --bin bgp-speaker
-//! sudo $CARGO_TARGET_DIR/release/mesh-bench --nodes 25,50,100 --out /tmp/mesh.md
+//! cargo build --profile node -p bgp-speaker --bin bgp-speaker   # the shipped build, used when present
+//! $CARGO_TARGET_DIR/release/mesh-bench --nodes 25,50,100 --out /tmp/mesh.md   # as root
 //! ```
 //!
 //! Per size N (nodes 198.18.0.i/24 on one bridge with pinned neighbours, block
