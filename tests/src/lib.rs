@@ -23,6 +23,7 @@
 
 pub mod bench;
 pub mod lab;
+pub mod meshbench;
 pub mod netns;
 pub mod pcap;
 pub mod peers;

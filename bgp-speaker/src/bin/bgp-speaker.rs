@@ -102,16 +102,28 @@ fn socket(cli: &Cli) -> Result<PathBuf, String> {
 }
 
 fn init_logs(json: bool) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // RUST_LOG as `level` or `target=level,...` (tracing's `Targets`, no regex engine in
+    // the binary: every node pays for its code pages in RSS). A bad value: info, and say so.
+    let (filter, bad) = match std::env::var("RUST_LOG") {
+        Ok(v) => match v.parse::<Targets>() {
+            Ok(t) => (t, None),
+            Err(e) => (Targets::new().with_default(LevelFilter::INFO), Some(format!("RUST_LOG={v:?}: {e}"))),
+        },
+        Err(_) => (Targets::new().with_default(LevelFilter::INFO), None),
+    };
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
-        b.json().init();
+        tracing_subscriber::registry().with(fmt.json()).with(filter).init();
     } else {
-        b.init();
+        tracing_subscriber::registry().with(fmt).with(filter).init();
+    }
+    if let Some(b) = bad {
+        tracing::warn!("{b}; logging at info");
     }
 }
 
@@ -188,7 +200,11 @@ async fn client(cli: &Cli) -> Result<ExitCode, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // One thread, as BIRD: a node speaker's work (a mesh of 100: 99 sessions, a few
+    // hundred routes) is far below a core, and on a node every thread costs its stack
+    // and malloc arena in RSS and wake-ups in CPU (mesh-bench, 100 nodes on 2 cores).
+    // fib-sync runs on its own thread.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bgp-speaker: {e}");

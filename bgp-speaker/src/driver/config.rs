@@ -1,7 +1,7 @@
 //! Speaker and neighbour configuration for the driver.
 
 use crate::net::TransportOpts;
-use crate::rib::{BestPathConfig, NextHopMode, Policy};
+use crate::rib::{BestPathConfig, NextHopMode, PathAttrs, Policy, Prefix};
 use crate::session::{PeerAs, SessionConfig};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -28,6 +28,9 @@ pub struct SpeakerConfig {
     /// reset with Cease/8 (Out of Resources) and resynchronised when it comes back, so a
     /// stuck peer can neither stall the others nor grow memory without bound.
     pub max_queued_bytes: usize,
+    /// Routes to originate before any neighbour starts, so that no session can send
+    /// End-of-RIB without them (later ones: [`crate::SpeakerHandle::originate`]).
+    pub originate: Vec<(Prefix, PathAttrs)>,
 }
 
 impl SpeakerConfig {
@@ -42,6 +45,7 @@ impl SpeakerConfig {
             neighbors: Vec::new(),
             dynamic: Vec::new(),
             max_queued_bytes: 64 << 20,
+            originate: Vec::new(),
         }
     }
 }

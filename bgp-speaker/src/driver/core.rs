@@ -65,6 +65,9 @@ impl Core {
             shutdown: None,
             cfg,
         };
+        for (p, a) in std::mem::take(&mut core.cfg.originate) {
+            core.rib.originate(p, a);
+        }
         for n in std::mem::take(&mut core.cfg.neighbors) {
             if let Err(e) = core.add_peer(n, NeighborKind::Static) {
                 tracing::error!(error = %e, "neighbour not added");

@@ -133,12 +133,21 @@ pub struct Speaker;
 impl Speaker {
     /// Binds the listeners and starts the core, the neighbours and the accept loops.
     pub async fn start(cfg: SpeakerConfig) -> Result<SpeakerHandle, SpeakerError> {
-        let (cmd_tx, cmd_rx) = mpsc::channel(1024);
-        let (routes_tx, _) = broadcast::channel(1024);
         let mut listeners = Vec::new();
         for a in &cfg.listen {
-            listeners.push(Arc::new(crate::net::listen(*a, 1024)?));
+            listeners.push(crate::net::listen(*a, 1024)?);
         }
+        Ok(Self::start_with_listeners(cfg, listeners))
+    }
+
+    /// As [`Speaker::start`], with listeners bound earlier ([`crate::net::listen`];
+    /// `cfg.listen` is not used): a process that binds first and does its slow start-up
+    /// work after has peers that dial meanwhile wait in the backlog instead of being
+    /// refused. Must be called inside a tokio runtime.
+    pub fn start_with_listeners(cfg: SpeakerConfig, listeners: Vec<tokio::net::TcpListener>) -> SpeakerHandle {
+        let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+        let (routes_tx, _) = broadcast::channel(1024);
+        let listeners: Vec<Arc<tokio::net::TcpListener>> = listeners.into_iter().map(Arc::new).collect();
         let local_addrs = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
         for l in &listeners {
             let (l, tx) = (l.clone(), cmd_tx.clone());
@@ -159,7 +168,7 @@ impl Speaker {
             });
         }
         core::Core::spawn(cfg, cmd_rx, routes_tx.clone(), listeners);
-        Ok(SpeakerHandle { cmd: cmd_tx, routes: routes_tx, local_addrs })
+        SpeakerHandle { cmd: cmd_tx, routes: routes_tx, local_addrs }
     }
 }
 

@@ -281,7 +281,10 @@ impl PeerTask {
             }
             let _ = w.shutdown().await;
         });
-        self.conn = Some(Conn { reader: r, writer: wtx, writer_task, rbuf: BytesMut::with_capacity(64 << 10), local });
+        // 8 KiB to start: most sessions (a node's mesh) never need more, and 99 idle 64 KiB
+        // buffers showed in a node's RSS; the read loop grows it by 64 KiB when needed.
+        let rbuf = BytesMut::with_capacity(8 << 10);
+        self.conn = Some(Conn { reader: r, writer: wtx, writer_task, rbuf, local });
         self.session.handle(Input::TcpConnected { local, remote, direction }, now);
     }
 

@@ -96,6 +96,12 @@ fn learn_filter(cfg: &NodeConfig) -> LearnFilter {
 impl NodeSpeaker {
     /// Starts everything. Kernel routes of a previous run are kept until convergence.
     pub async fn start(cfg: NodeConfig, opts: StartOptions) -> Result<NodeSpeaker, NodeError> {
+        // Listen first: a mesh starts all at once, and a peer that dials while the kernel
+        // table is read below waits in the backlog instead of being refused.
+        let mut listeners = Vec::new();
+        for a in listen_addrs(&cfg) {
+            listeners.push(crate::net::listen(a, 1024).map_err(SpeakerError::from)?);
+        }
         let mut restarting = false;
         let (fib, fib_events) = if opts.program_fib {
             let fcfg = fib_sync::Config {
@@ -120,21 +126,19 @@ impl NodeSpeaker {
         }
         let peers = mesh::wanted(&cfg, restarting);
         let mut scfg = SpeakerConfig::new(cfg.node.asn, cfg.router_id());
-        scfg.listen = listen_addrs(&cfg);
         scfg.cluster_id = cfg.node.route_reflector_cluster_id;
-        // Neighbours are added after the local routes are originated: a session that came
+        // The local routes are originated before any neighbour starts: a session that came
         // up first could send End-of-RIB without them, and a restarting node's peers would
-        // then drop its blocks (GR helpers purge stale routes at End-of-RIB).
-        let handle = Speaker::start(scfg).await?;
+        // then drop its blocks (GR helpers purge stale routes at End-of-RIB). Neighbours
+        // come with the start, not after it: a peer that dialled in between would be
+        // refused and retry later (mesh-bench: ~7,600 refusals in a 100-node start).
+        let originated = originations(&cfg, &BTreeSet::new());
+        scfg.originate = originated.iter().map(|(p, a)| (Prefix::from(*p), a.clone())).collect();
+        scfg.neighbors = peers.values().map(|w| w.config.clone()).collect();
+        let handle = Speaker::start_with_listeners(scfg, listeners);
         let events = handle.subscribe();
-        let state = State {
-            cfg,
-            peers,
-            originated: BTreeMap::new(),
-            learned: BTreeSet::new(),
-            remote: RemoteRoutes::default(),
-            restarting,
-        };
+        let state =
+            State { cfg, peers, originated, learned: BTreeSet::new(), remote: RemoteRoutes::default(), restarting };
         let node = NodeSpeaker {
             inner: Arc::new(Inner {
                 path: opts.path,
@@ -145,10 +149,6 @@ impl NodeSpeaker {
                 stopping: Default::default(),
             }),
         };
-        node.sync_originations(&mut *node.inner.state.lock().await).await;
-        for w in node.inner.state.lock().await.peers.values() {
-            node.inner.handle.add_peer(w.config.clone()).await?;
-        }
         tokio::spawn(node.clone().route_task(events));
         if let Some(ev) = fib_events {
             tokio::spawn(node.clone().fib_task(ev));
@@ -293,19 +293,7 @@ impl NodeSpeaker {
     /// Originates what should be and withdraws what should not: local blocks, borrowed
     /// /32s outside them, service ranges.
     async fn sync_originations(&self, st: &mut State) {
-        let cfg = &st.cfg;
-        let mut want: BTreeMap<IpNet, crate::rib::PathAttrs> = BTreeMap::new();
-        for b in &cfg.blocks {
-            want.insert(*b, advertise::local_attrs(cfg, *b));
-        }
-        for l in &st.learned {
-            if !cfg.blocks.iter().any(|b| b.contains(l)) {
-                want.insert(*l, advertise::local_attrs(cfg, *l));
-            }
-        }
-        for s in advertise::service_prefixes(cfg) {
-            want.insert(s, advertise::local_attrs(cfg, s));
-        }
+        let want = originations(&st.cfg, &st.learned);
         let h = &self.inner.handle;
         for p in st.originated.keys() {
             if !want.contains_key(p) {
@@ -459,6 +447,23 @@ impl NodeSpeaker {
         self.inner.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = self.inner.handle.shutdown(Some(message.to_string())).await;
     }
+}
+
+/// What the node originates: local blocks, borrowed /32s outside them, service ranges.
+fn originations(cfg: &NodeConfig, learned: &BTreeSet<IpNet>) -> BTreeMap<IpNet, crate::rib::PathAttrs> {
+    let mut want = BTreeMap::new();
+    for b in &cfg.blocks {
+        want.insert(*b, advertise::local_attrs(cfg, *b));
+    }
+    for l in learned {
+        if !cfg.blocks.iter().any(|b| b.contains(l)) {
+            want.insert(*l, advertise::local_attrs(cfg, *l));
+        }
+    }
+    for s in advertise::service_prefixes(cfg) {
+        want.insert(s, advertise::local_attrs(cfg, s));
+    }
+    want
 }
 
 fn listen_addrs(cfg: &NodeConfig) -> Vec<SocketAddr> {

@@ -148,6 +148,14 @@ pub struct SessionConfig {
     pub keepalive: Option<u16>,
     /// ConnectRetry time (RFC 4271 §10 suggests 120 s).
     pub connect_retry: Duration,
+    /// First wait after a connection that failed before the peer's OPEN arrived
+    /// (refused or unreachable, or closed by the peer before its OPEN: its speaker is
+    /// not listening yet, or does not know us yet); each such failure in a row adds
+    /// this much (linear: a peer that comes up late is not left waiting for a doubled
+    /// timer), up to `connect_retry`, and it starts over once an OPEN arrives. `None`:
+    /// these failures wait the IdleHold back-off (TcpConnectionFails in Connect/Active)
+    /// or `connect_retry` (closed in OpenSent), RFC 4271 §8.2.2.
+    pub connect_retry_fast: Option<Duration>,
     /// Hold timer while waiting for the peer's OPEN (RFC 4271 §8.2.2 "large value", 4 min).
     pub open_hold_time: Duration,
     /// DelayOpen time (RFC 4271 §8.1.1); `None` = send OPEN at once.
@@ -202,6 +210,7 @@ impl SessionConfig {
             hold_time: 90,
             keepalive: None,
             connect_retry: Duration::from_secs(120),
+            connect_retry_fast: None,
             open_hold_time: Duration::from_secs(240),
             delay_open: None,
             passive: false,

@@ -54,7 +54,8 @@ impl Session {
             Input::TcpConnectFailed => {
                 if matches!(self.state, State::Connect | State::Active) && self.conn.is_none() {
                     self.connecting = false;
-                    self.go_idle(now, DownReason::ConnectFailed, None, None, Restart::Backoff);
+                    let restart = self.early_fail_wait().map(Restart::After).unwrap_or(Restart::Backoff);
+                    self.go_idle(now, DownReason::ConnectFailed, None, None, restart);
                 }
             }
             Input::TcpClosed => self.tcp_closed(now),
@@ -104,7 +105,20 @@ impl Session {
         }
     }
 
+    /// With `connect_retry_fast`: the wait after this connection failure before the
+    /// peer's OPEN (growing by that much per failure in a row, capped at ConnectRetry).
+    fn early_fail_wait(&mut self) -> Option<Duration> {
+        let first = self.cfg.connect_retry_fast?;
+        let w = first.saturating_mul(self.early_fails.saturating_add(1)).min(self.cfg.connect_retry.max(first));
+        self.early_fails += 1;
+        Some(w)
+    }
+
     pub(super) fn transition(&mut self, to: State) {
+        if to == State::OpenConfirm {
+            // The peer's OPEN arrived: its speaker is up and knows us.
+            self.early_fails = 0;
+        }
         if self.state != to {
             let from = std::mem::replace(&mut self.state, to);
             tracing::debug!(%from, %to, "bgp session state");
@@ -195,7 +209,8 @@ impl Session {
                 }
                 self.hold = None;
                 if !self.cfg.passive {
-                    self.set_timer(TimerKind::ConnectRetry, now + self.cfg.connect_retry);
+                    let wait = self.early_fail_wait().unwrap_or(self.cfg.connect_retry);
+                    self.set_timer(TimerKind::ConnectRetry, now + wait);
                 }
                 self.transition(State::Active);
             }

@@ -184,6 +184,8 @@ pub struct Session {
     counts: Vec<(AfiSafi, FamilyCount)>,
     gr: GrState,
     stats: Stats,
+    /// Connections in a row that failed before the peer's OPEN (`connect_retry_fast`).
+    early_fails: u32,
 }
 
 impl Session {
@@ -212,6 +214,7 @@ impl Session {
             counts: Vec::new(),
             gr: GrState::None,
             stats: Stats::default(),
+            early_fails: 0,
         }
     }
 

@@ -2,6 +2,13 @@
 //! template: a static blackhole per block, a kernel protocol that programs `proto
 //! bird` routes (graceful restart, persist, ECMP merge), mesh sessions with Calico's
 //! timers and the string-order passive rule, Calico's export filter on the pool.
+//!
+//! The timers are the ones confd renders (projectcalico/calico
+//! `confd/etc/calico/confd/templates/bird.cfg.template`, e.g. the compiled
+//! `confd/tests/compiled_templates/bgpfilter/node_mesh/bird.cfg`): kernel and device
+//! `scan time 2`; `connect delay time 2`, `connect retry time 5`, `error wait time
+//! 5,30`, `add paths on`, `graceful restart` (restart time: BIRD's default 120 s) in
+//! the BGP template; hold and keepalive left at BIRD's defaults (240 / 80 s).
 
 use super::{LabNode, LabSpec};
 use crate::netns::Netns;
@@ -18,7 +25,7 @@ pub fn config(spec: &LabSpec, i: usize) -> String {
     let me = n.addr.addr();
     let mut s = format!(
         r#"router id {me};
-protocol device {{ scan time 10; }}
+protocol device {{ scan time 2; }}
 protocol direct {{ ipv4; interface "eth0"; }}
 filter calico_export_to_bgp_peers {{
   if ( net ~ {pool} ) then accept;
@@ -41,10 +48,10 @@ template bgp bgp_template {{
   local {me} as 64512;
   multihop;
   graceful restart;
-  connect delay time 1;
-  connect retry time 3;
+  connect delay time 2;
+  connect retry time 5;
   error wait time 5,30;
-  ipv4 {{ gateway recursive; import all; export filter calico_export_to_bgp_peers; next hop self; }};
+  ipv4 {{ gateway recursive; import all; export filter calico_export_to_bgp_peers; add paths on; next hop self; }};
 }}
 "#,
         pool = spec.pool,

@@ -230,3 +230,52 @@ fn admin_stop_in_idle_cancels_automatic_restart() {
     assert!(h.advance(secs(600)).is_empty());
     assert_eq!(h.s.state(), State::Idle);
 }
+
+#[test]
+fn connect_retry_fast_retries_refused_connects_linearly_to_connect_retry() {
+    let mut cfg = cfg_a();
+    cfg.connect_retry = secs(3);
+    cfg.connect_retry_fast = Some(std::time::Duration::from_millis(100));
+    let mut h = H::new(cfg);
+    h.input(Input::Start);
+    let mut waits = Vec::new();
+    for _ in 0..32 {
+        let o = h.input(Input::TcpConnectFailed);
+        assert_eq!(down(&o).unwrap().0, DownReason::ConnectFailed);
+        let at = timer_set(&o, TimerKind::IdleHold).unwrap();
+        waits.push((at - h.now).as_millis());
+        let o = h.advance(at - h.now);
+        assert!(has(&o, |x| matches!(x, Output::Connect)));
+    }
+    assert_eq!(waits[..5], [100, 200, 300, 400, 500]);
+    assert_eq!(waits[28..], [2900, 3000, 3000, 3000]);
+    // The IdleHold back-off of flapping sessions is untouched.
+    assert_eq!(h.s.current_backoff(), cfg_a().idle_hold);
+}
+
+#[test]
+fn connect_retry_fast_after_close_before_open_and_reset_by_open() {
+    let mut cfg = cfg_a();
+    cfg.connect_retry = secs(3);
+    cfg.connect_retry_fast = Some(std::time::Duration::from_millis(100));
+    let mut h = H::new(cfg);
+    h.input(Input::Start);
+    // Connected, OPEN sent, the peer closes before its OPEN (it does not know us yet).
+    h.connected();
+    let o = h.input(Input::TcpClosed);
+    assert_eq!(states(&o), [(State::OpenSent, State::Active)]);
+    assert_eq!(timer_set(&o, TimerKind::ConnectRetry), Some(h.now + std::time::Duration::from_millis(100)));
+    let o = h.advance(std::time::Duration::from_millis(100));
+    assert!(has(&o, |x| matches!(x, Output::Connect)));
+    let o = h.input(Input::TcpConnectFailed);
+    assert_eq!(timer_set(&o, TimerKind::IdleHold), Some(h.now + std::time::Duration::from_millis(200)));
+    h.advance(std::time::Duration::from_millis(200));
+    // This time the OPEN arrives: the next early failure starts from 100 ms again.
+    h.connected();
+    h.msg(Message::Open(peer_open()));
+    assert_eq!(h.s.state(), State::OpenConfirm);
+    h.input(Input::TcpClosed);
+    h.advance(h.s.timer(TimerKind::IdleHold).unwrap() - h.now);
+    let o = h.input(Input::TcpConnectFailed);
+    assert_eq!(timer_set(&o, TimerKind::IdleHold), Some(h.now + std::time::Duration::from_millis(100)));
+}
