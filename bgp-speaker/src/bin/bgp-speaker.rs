@@ -135,14 +135,16 @@ async fn run(cli: &Cli, log_json: bool, no_fib: bool) -> Result<(), String> {
     init_logs(log_json || cfg.control.log_format == LogFormat::Json);
     let sock = cfg.control.socket.clone();
     let opts = StartOptions { path: cli.config.clone(), program_fib: !no_fib };
-    tracing::info!(node = %cfg.node.name, asn = cfg.node.asn, router_id = %cfg.router_id(), "starting");
-    let node = NodeSpeaker::start(cfg, opts).await.map_err(|e| e.to_string())?;
-    let listener = control::bind(&sock).map_err(|e| format!("control socket {}: {e}", sock.display()))?;
-    tokio::spawn(control::serve(node.clone(), listener));
+    // Signal handlers before anything a supervisor can see: an early SIGHUP reloads
+    // rather than killing the process (SIGHUP's default action).
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    tracing::info!(node = %cfg.node.name, asn = cfg.node.asn, router_id = %cfg.router_id(), "starting");
+    let node = NodeSpeaker::start(cfg, opts).await.map_err(|e| e.to_string())?;
+    let listener = control::bind(&sock).map_err(|e| format!("control socket {}: {e}", sock.display()))?;
+    tokio::spawn(control::serve(node.clone(), listener));
     loop {
         tokio::select! {
             _ = hup.recv() => match node.reload().await {
