@@ -85,10 +85,10 @@ impl Reflector {
              [[group]]\nname = \"reflectors\"\ntype = \"non-client\"\npeers = [\"{other}\"]\nhold_time = 9\n\
              connect_retry = 1\nfamilies = [\"ipv4\"]\npassive = {}\n",
             dir.path().join("rr.sock").display(),
-            // Only A dials: when both dial at once, two of our speakers deadlock in
-            // collision resolution (each holds the other's connection unanswered until
-            // both close with Cease/7, in lockstep; see the report of issue #5).
-            i == 1
+            // Both dial (as the example config's reflectors group does): a failed
+            // connect leaves the session in Active, accepting the other's connection
+            // (RFC 4271 §8.2.2), so the two cannot lock each other out.
+            false
         );
         std::fs::write(dir.path().join("rr.toml"), conf).expect("config");
         (Reflector { ns, dir, proc: None, starts: 0 }, att)

@@ -52,7 +52,23 @@ impl Session {
                 }
             }
             Input::TcpConnectFailed => {
-                if matches!(self.state, State::Connect | State::Active) && self.conn.is_none() {
+                if self.state == State::Connect && self.conn.is_none() {
+                    // RFC 4271 §8.2.2 Connect, Event 18: restart the ConnectRetryTimer,
+                    // "continue to listen for a connection that may be initiated by the
+                    // remote BGP peer", and go to Active. The retry interval follows the
+                    // back-off (or connect_retry_fast), so a dead peer is not hammered;
+                    // the peer's own connection is accepted all the while, so two
+                    // speakers that both dial and back off alike cannot lock each other
+                    // out (which they did while a failed connect meant Idle).
+                    self.connecting = false;
+                    let wait = match self.early_fail_wait() {
+                        Some(w) => w,
+                        None => self.backoff.next_wait(),
+                    };
+                    self.set_timer(TimerKind::ConnectRetry, now + wait);
+                    self.transition(State::Active);
+                } else if self.state == State::Active && self.conn.is_none() {
+                    // Active, Event 18 (RFC 4271 §8.2.2): Idle, with the back-off.
                     self.connecting = false;
                     let restart = self.early_fail_wait().map(Restart::After).unwrap_or(Restart::Backoff);
                     self.go_idle(now, DownReason::ConnectFailed, None, None, restart);
@@ -308,9 +324,26 @@ impl Session {
             Message::Notification(n) => {
                 self.stats.notifications_in += 1;
                 // NotifMsgVerErr (Event 24) does not count against the peer.
-                let restart =
-                    if n.code == code::OPEN_MESSAGE && n.subcode == 1 { Restart::NoPenalty } else { Restart::Backoff };
+                let collision = n.code == code::CEASE
+                    && n.subcode == cease::CONNECTION_COLLISION
+                    && matches!(self.state, State::OpenSent | State::OpenConfirm);
+                let restart = if collision {
+                    Restart::Never
+                } else if n.code == code::OPEN_MESSAGE && n.subcode == 1 {
+                    Restart::NoPenalty
+                } else {
+                    Restart::Backoff
+                };
                 self.go_idle(now, DownReason::NotificationReceived, None, Some(n), restart);
+                if collision && self.admin_up && self.cfg.auto_restart {
+                    // The peer kept (or is making) another connection (RFC 4271 §6.8, RFC
+                    // 4486 Cease/7): wait for it in Active rather than in Idle, which would
+                    // refuse it. Two speakers that dial each other on the same back-off
+                    // would otherwise refuse each other for ever.
+                    let wait = self.backoff.next_wait();
+                    self.set_timer(TimerKind::ConnectRetry, now + wait);
+                    self.transition(State::Active);
+                }
             }
             Message::Open(o) => match self.state {
                 State::Connect | State::Active => {

@@ -59,7 +59,7 @@ fn connect_tcp_confirmed_sends_open_with_large_hold() {
 }
 
 #[test]
-fn connect_tcp_fails_goes_idle_and_backs_off_doubling_to_cap() {
+fn connect_tcp_fails_goes_active_and_backs_off_doubling_to_cap() {
     let mut cfg = cfg_a();
     cfg.idle_hold = secs(5);
     cfg.idle_hold_max = secs(30);
@@ -67,12 +67,15 @@ fn connect_tcp_fails_goes_idle_and_backs_off_doubling_to_cap() {
     h.input(Input::Start);
     let mut waits = Vec::new();
     for _ in 0..5 {
+        // RFC 4271 §8.2.2 Connect, Event 18: ConnectRetryTimer restarted, Active,
+        // listening; the session never came up, so nothing goes down.
         let o = h.input(Input::TcpConnectFailed);
-        assert_eq!(down(&o).unwrap().0, DownReason::ConnectFailed);
-        assert_eq!(h.s.state(), State::Idle);
-        let at = timer_set(&o, TimerKind::IdleHold).unwrap();
+        assert!(down(&o).is_none());
+        assert_eq!(states(&o), [(State::Connect, State::Active)]);
+        assert!(h.s.accepts_connection(), "the peer's own connection is welcome while we wait");
+        let at = timer_set(&o, TimerKind::ConnectRetry).unwrap();
         waits.push((at - h.now).as_secs());
-        // IdleHoldTimer expiry: automatic start.
+        // Active, ConnectRetryTimer expiry: dial again.
         let o = h.advance(at - h.now);
         assert!(has(&o, |x| matches!(x, Output::Connect)));
         assert_eq!(h.s.state(), State::Connect);
@@ -81,12 +84,29 @@ fn connect_tcp_fails_goes_idle_and_backs_off_doubling_to_cap() {
 }
 
 #[test]
+fn connect_failed_then_the_peer_dials_in_comes_up() {
+    // Two speakers that both dial: ours failed (the peer was not listening yet); the
+    // peer's connection arrives while we wait to retry, and is taken.
+    let mut h = H::new(cfg_a());
+    h.input(Input::Start);
+    h.input(Input::TcpConnectFailed);
+    assert_eq!(h.s.state(), State::Active);
+    let (local, remote) = ("10.0.0.1:179".parse().unwrap(), "10.0.0.2:40000".parse().unwrap());
+    let o = h.input(Input::TcpConnected { local, remote, direction: Direction::Inbound });
+    assert_eq!(states(&o), [(State::Active, State::OpenSent)]);
+    assert_eq!(sent(&o), [Message::Open(cfg_a().local_open(false))]);
+    h.msg(Message::Open(peer_open()));
+    h.msg(Message::Keepalive);
+    assert_eq!(h.s.state(), State::Established);
+}
+
+#[test]
 fn backoff_resets_after_stable_period() {
     let mut h = H::new(cfg_a());
     h.input(Input::Start);
     for _ in 0..3 {
         h.input(Input::TcpConnectFailed);
-        h.advance(h.s.timer(TimerKind::IdleHold).unwrap() - h.now);
+        h.advance(h.s.timer(TimerKind::ConnectRetry).unwrap() - h.now);
     }
     assert_eq!(h.s.current_backoff(), secs(40));
     h.connected();
@@ -222,8 +242,8 @@ fn stale_timer_firings_are_ignored() {
 #[test]
 fn admin_stop_in_idle_cancels_automatic_restart() {
     let mut h = H::new(cfg_a());
-    h.input(Input::Start);
-    h.input(Input::TcpConnectFailed);
+    h.drive_established(peer_open());
+    h.input(Input::TcpClosed);
     assert!(h.s.timer(TimerKind::IdleHold).is_some());
     let o = h.input(Input::Stop { notification: None });
     assert!(matches!(o[..], [Output::CancelTimer(TimerKind::IdleHold)]));
@@ -241,8 +261,8 @@ fn connect_retry_fast_retries_refused_connects_linearly_to_connect_retry() {
     let mut waits = Vec::new();
     for _ in 0..32 {
         let o = h.input(Input::TcpConnectFailed);
-        assert_eq!(down(&o).unwrap().0, DownReason::ConnectFailed);
-        let at = timer_set(&o, TimerKind::IdleHold).unwrap();
+        assert_eq!(states(&o), [(State::Connect, State::Active)]);
+        let at = timer_set(&o, TimerKind::ConnectRetry).unwrap();
         waits.push((at - h.now).as_millis());
         let o = h.advance(at - h.now);
         assert!(has(&o, |x| matches!(x, Output::Connect)));
@@ -268,7 +288,7 @@ fn connect_retry_fast_after_close_before_open_and_reset_by_open() {
     let o = h.advance(std::time::Duration::from_millis(100));
     assert!(has(&o, |x| matches!(x, Output::Connect)));
     let o = h.input(Input::TcpConnectFailed);
-    assert_eq!(timer_set(&o, TimerKind::IdleHold), Some(h.now + std::time::Duration::from_millis(200)));
+    assert_eq!(timer_set(&o, TimerKind::ConnectRetry), Some(h.now + std::time::Duration::from_millis(200)));
     h.advance(std::time::Duration::from_millis(200));
     // This time the OPEN arrives: the next early failure starts from 100 ms again.
     h.connected();
@@ -277,5 +297,25 @@ fn connect_retry_fast_after_close_before_open_and_reset_by_open() {
     h.input(Input::TcpClosed);
     h.advance(h.s.timer(TimerKind::IdleHold).unwrap() - h.now);
     let o = h.input(Input::TcpConnectFailed);
-    assert_eq!(timer_set(&o, TimerKind::IdleHold), Some(h.now + std::time::Duration::from_millis(100)));
+    assert_eq!(timer_set(&o, TimerKind::ConnectRetry), Some(h.now + std::time::Duration::from_millis(100)));
+}
+
+#[test]
+fn collision_cease_in_open_sent_waits_in_active_for_the_peers_connection() {
+    // The peer refused our connection with Cease/7 (it keeps its own, RFC 4271 §6.8):
+    // we wait in Active, accepting it, instead of refusing it from Idle.
+    let mut h = H::new(cfg_a());
+    h.drive_open_sent();
+    let o = h.msg(Message::Notification(Notification::new(6, 7, bytes::Bytes::new())));
+    assert_eq!(states(&o), [(State::OpenSent, State::Idle), (State::Idle, State::Active)]);
+    assert!(timer_set(&o, TimerKind::ConnectRetry).is_some());
+    assert!(timer_set(&o, TimerKind::IdleHold).is_none());
+    assert!(h.s.accepts_connection());
+    // Any other NOTIFICATION in OpenSent still means Idle with the back-off.
+    let mut h = H::new(cfg_a());
+    h.drive_open_sent();
+    let o = h.msg(Message::Notification(Notification::new(6, 5, bytes::Bytes::new())));
+    assert_eq!(states(&o), [(State::OpenSent, State::Idle)]);
+    assert!(timer_set(&o, TimerKind::IdleHold).is_some());
+    assert!(!h.s.accepts_connection());
 }
