@@ -85,9 +85,10 @@ impl Reflector {
              [[group]]\nname = \"reflectors\"\ntype = \"non-client\"\npeers = [\"{other}\"]\nhold_time = 9\n\
              connect_retry = 1\nfamilies = [\"ipv4\"]\npassive = {}\n",
             dir.path().join("rr.sock").display(),
-            // Only A dials: when both dial at once, two of our speakers deadlock in
-            // collision resolution (each holds the other's connection unanswered until
-            // both close with Cease/7, in lockstep; see the report of issue #5).
+            // Only A dials. When both dial, A's first attempt fails (B is not up yet), A
+            // idles (IdleHold 5 s, doubling) and refuses B's connection with Cease/7
+            // meanwhile; B idles for the same time, and from then on each dials while
+            // the other idles, in lockstep, forever (see the report of issue #5).
             i == 1
         );
         std::fs::write(dir.path().join("rr.toml"), conf).expect("config");
