@@ -265,3 +265,21 @@ async fn per_peer_local_as_is_presented_and_prepended() {
         h.shutdown(None).await.unwrap();
     }
 }
+
+/// Two speakers that dial each other at the same instant (RFC 4271 §6.8 connection
+/// collision): each holds the other's connection while its own is in OpenSent. The
+/// collision is resolved on the BGP identifiers and one session comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_open_from_both_sides_comes_up() {
+    let (a, pa) = listening(64512, "10.0.4.1", "127.0.4.1").await;
+    let (b, pb) = listening(64512, "10.0.4.2", "127.0.4.2").await;
+    let na = neighbor(64512, rid("10.0.4.1"), "127.0.4.2", pb, 64512, Some("127.0.4.1"));
+    let nb = neighbor(64512, rid("10.0.4.2"), "127.0.4.1", pa, 64512, Some("127.0.4.2"));
+    let (ra, rb) = tokio::join!(a.add_peer(na), b.add_peer(nb));
+    ra.unwrap();
+    rb.unwrap();
+    wait_established(&a, 1).await;
+    wait_established(&b, 1).await;
+    a.originate(pfx("10.244.4.0/26"), local_attrs()).await.unwrap();
+    eventually("B learns A's route", async || best(&b, pfx("10.244.4.0/26")).await).await;
+}

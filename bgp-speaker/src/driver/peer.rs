@@ -5,9 +5,9 @@ use crate::net::{self, TransportOpts};
 use crate::session::{
     resolve_collision, Direction, DownReason, Input, Negotiated, Output, Session, SessionConfig, State,
 };
-use bgp_proto::{AfiSafi, EncodeCtx, Message, Notification, RouteRefresh, Update};
+use bgp_proto::{AfiSafi, DecodeCtx, EncodeCtx, Message, Notification, RouteRefresh, Update};
 use bytes::{Bytes, BytesMut};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -62,6 +62,14 @@ struct Conn {
     local: SocketAddr,
 }
 
+/// An inbound connection held while our own connection is in OpenSent (RFC 4271
+/// §6.8): it is read until its OPEN names the peer's BGP identifier, which decides the
+/// collision. What was read is replayed if the connection wins.
+struct Pending {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
 /// The task's state.
 pub(crate) struct PeerTask {
     slot: Slot,
@@ -71,7 +79,7 @@ pub(crate) struct PeerTask {
     session: Session,
     conn: Option<Conn>,
     connecting: Option<JoinHandle<std::io::Result<TcpStream>>>,
-    pending_inbound: Option<TcpStream>,
+    pending_inbound: Option<Pending>,
     events: mpsc::Sender<PeerEvent>,
     queued: Arc<AtomicUsize>,
 }
@@ -150,6 +158,7 @@ impl PeerTask {
                     }
                 }
                 r = read_some(&mut self.conn) => self.on_read(r),
+                r = read_pending(&mut self.pending_inbound) => self.on_pending_read(r),
                 r = join_connect(&mut self.connecting) => self.on_connected(r),
                 _ = &mut sleep, if deadline.is_some() => self.session.handle_timeout(Instant::now()),
             }
@@ -206,37 +215,86 @@ impl PeerTask {
         }
         match self.session.state() {
             State::OpenSent => {
-                // The peer's BGP ID is not known yet: decide once its OPEN arrives.
-                if let Some(old) = self.pending_inbound.replace(s) {
-                    refuse(old, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
+                // The peer's BGP ID is not known yet: decide once its OPEN arrives, on
+                // either connection. Reading this one too matters when the peer is in
+                // the same position (both dialled at once): each would otherwise wait
+                // for an OPEN the other holds back.
+                let p = Pending { stream: s, buf: BytesMut::new() };
+                if let Some(old) = self.pending_inbound.replace(p) {
+                    refuse(old.stream, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
                 }
             }
-            State::OpenConfirm => self.resolve(s),
+            State::OpenConfirm => self.resolve(Pending { stream: s, buf: BytesMut::new() }, None),
             _ => refuse(s, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new())),
         }
     }
 
-    /// Collision resolution once the peer's BGP ID is known (RFC 4271 §6.8).
-    fn resolve(&mut self, s: TcpStream) {
+    /// Collision resolution once the peer's BGP ID is known (RFC 4271 §6.8): from the
+    /// OPEN on our connection (OpenConfirm), or from `remote` (BGP ID and AS) of the OPEN
+    /// read on the held inbound one.
+    fn resolve(&mut self, p: Pending, remote: Option<(Ipv4Addr, u32)>) {
         let now = Instant::now();
-        let (Some(remote_id), Some(remote_as), Some(dir)) =
-            (self.session.peer_bgp_id(), self.session.peer_asn(), self.session.direction())
-        else {
-            refuse(s, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
+        let remote = remote.or_else(|| Some((self.session.peer_bgp_id()?, self.session.peer_asn()?)));
+        let (Some((remote_id, remote_as)), Some(dir)) = (remote, self.session.direction()) else {
+            refuse(p.stream, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
             return;
         };
         let survivor = resolve_collision(self.cfg.router_id, self.cfg.local_asn, remote_id, remote_as);
         if survivor == dir {
-            refuse(s, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
+            refuse(p.stream, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
             return;
         }
         // The existing connection loses: it sends Cease/7 and closes; a fresh session
-        // takes the new connection.
+        // takes the new connection, with what was already read from it.
         self.session.handle(Input::CollisionLost, now);
         self.flush_sends_and_close();
         self.session = Session::new(self.cfg.clone(), now);
         self.session.handle(Input::Start, now);
-        self.attach(s, Direction::Inbound, now);
+        self.adopt(p, now);
+    }
+
+    /// Takes a held inbound connection as the session's, replaying what was read.
+    fn adopt(&mut self, p: Pending, now: Instant) {
+        self.attach(p.stream, Direction::Inbound, now);
+        if let Some(c) = self.conn.as_mut() {
+            if !p.buf.is_empty() {
+                c.rbuf.extend_from_slice(&p.buf);
+                self.process_frames(now);
+            }
+        }
+    }
+
+    /// Bytes on the held inbound connection: once its first message is whole, an OPEN
+    /// decides the collision; anything else, or a close, drops the connection.
+    fn on_pending_read(&mut self, r: std::io::Result<usize>) {
+        let Some(p) = self.pending_inbound.as_mut() else { return };
+        if !matches!(r, Ok(n) if n > 0) {
+            self.pending_inbound = None;
+            return;
+        }
+        let len = match bgp_proto::frame(&p.buf, bgp_proto::MAX_MESSAGE_LEN) {
+            Ok(None) => return,
+            Ok(Some(len)) => len,
+            Err(_) => {
+                self.pending_inbound = None;
+                return;
+            }
+        };
+        let Some(p) = self.pending_inbound.take() else { return };
+        match Message::decode(&p.buf[..len], &DecodeCtx::default()) {
+            // Our own connection went away meanwhile: no collision left.
+            Ok(Message::Open(_)) if self.conn.is_none() && self.session.accepts_connection() => {
+                if let Some(c) = self.connecting.take() {
+                    c.abort();
+                }
+                self.adopt(p, Instant::now());
+            }
+            Ok(Message::Open(o)) => {
+                let remote = (o.bgp_id, o.asn());
+                self.resolve(p, Some(remote));
+            }
+            _ => refuse(p.stream, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new())),
+        }
     }
 
     fn attach(&mut self, s: TcpStream, direction: Direction, now: Instant) {
@@ -295,21 +353,24 @@ impl PeerTask {
                 self.close_conn();
                 self.session.handle(Input::TcpClosed, now);
             }
-            Ok(_) => {
-                let max = self.session.max_frame_len();
-                while let Some(conn) = self.conn.as_mut() {
-                    match bgp_proto::frame(&conn.rbuf, max) {
-                        Ok(Some(len)) => {
-                            let f = conn.rbuf.split_to(len).freeze();
-                            self.session.handle(Input::Frame(f), now);
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            conn.rbuf.clear();
-                            self.session.handle(Input::FrameError(e), now);
-                            break;
-                        }
-                    }
+            Ok(_) => self.process_frames(now),
+        }
+    }
+
+    /// Hands every whole message in the read buffer to the session.
+    fn process_frames(&mut self, now: Instant) {
+        let max = self.session.max_frame_len();
+        while let Some(conn) = self.conn.as_mut() {
+            match bgp_proto::frame(&conn.rbuf, max) {
+                Ok(Some(len)) => {
+                    let f = conn.rbuf.split_to(len).freeze();
+                    self.session.handle(Input::Frame(f), now);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    conn.rbuf.clear();
+                    self.session.handle(Input::FrameError(e), now);
+                    break;
                 }
             }
         }
@@ -381,8 +442,8 @@ impl PeerTask {
                 Output::RefuseConnection { .. } | Output::SetTimer(..) | Output::CancelTimer(_) => None,
                 Output::StateChanged { to, .. } => {
                     if to == State::OpenConfirm {
-                        if let Some(s) = self.pending_inbound.take() {
-                            self.resolve(s);
+                        if let Some(p) = self.pending_inbound.take() {
+                            self.resolve(p, None);
                         }
                     }
                     Some(PeerEvent::State(self.slot, to))
@@ -390,8 +451,8 @@ impl PeerTask {
                 Output::Established(n) => {
                     let local =
                         self.conn.as_ref().map(|c| c.local).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-                    if let Some(s) = self.pending_inbound.take() {
-                        refuse(s, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
+                    if let Some(p) = self.pending_inbound.take() {
+                        refuse(p.stream, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
                     }
                     Some(PeerEvent::Established(self.slot, n, local))
                 }
@@ -450,6 +511,14 @@ async fn read_some(conn: &mut Option<Conn>) -> std::io::Result<usize> {
             }
             c.reader.read_buf(&mut c.rbuf).await
         }
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads from the held inbound connection, if any (never ready without one).
+async fn read_pending(p: &mut Option<Pending>) -> std::io::Result<usize> {
+    match p {
+        Some(p) => p.stream.read_buf(&mut p.buf).await,
         None => std::future::pending().await,
     }
 }
