@@ -98,6 +98,10 @@ impl PeerTask {
     ) -> (mpsc::UnboundedSender<PeerCmd>, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let now = Instant::now();
+        // The core's RIB counts received prefixes; the session keeps its own set only
+        // where a max-prefix limit needs it.
+        let mut cfg = cfg;
+        cfg.count_prefixes = false;
         let mut session = Session::new(cfg.clone(), now);
         session.handle(Input::Start, now);
         let t = PeerTask {
