@@ -144,7 +144,22 @@ async fn main_inner(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// glibc malloc: a fixed mmap threshold. By default glibc raises the threshold to the
+/// size of each mmapped block freed (up to 32 MiB), so once a prefix table has grown
+/// past a resize, the next tables and resize buffers come from the heap and their space
+/// stays resident after they are freed. With a fixed 256 KiB threshold every large table
+/// is its own mapping, returned at once when freed: in rr-bench 20 x 50000 peak RSS went
+/// from 201-212 MiB to 174-179 MiB (same binary, `MALLOC_MMAP_THRESHOLD_=262144`).
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_malloc();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

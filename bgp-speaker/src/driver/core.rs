@@ -49,7 +49,10 @@ impl Core {
         routes_tx: broadcast::Sender<RouteEvents>,
         listeners: Vec<Arc<TcpListener>>,
     ) {
-        let (events_tx, events_rx) = mpsc::channel(4096);
+        // Peer -> core events carry decoded UPDATEs (a full 4096-byte UPDATE of /28s
+        // decodes to ~16 KiB of NLRI): 512 of them in flight bound that to a few MiB,
+        // where 4096 let 30 MiB queue up while 20 clients sent a million prefixes.
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let mut rc = RibConfig::new(cfg.local_as, cfg.router_id);
         rc.cluster_id = cfg.cluster_id;
         rc.best = cfg.best_path;
@@ -577,26 +580,44 @@ impl Core {
         if !self.rib.has_changes() {
             return;
         }
-        let changes: Vec<BestChange> = self.rib.drain_changes();
-        let batches = self.out.process(&self.rib, &changes);
-        self.send_batches(batches);
-        let _ = self.routes_tx.send(Arc::new(changes));
+        // In slices: a million changes at once (20 clients with 50000 prefixes each)
+        // would hold a million BestChanges plus their NLRI lists at the same time.
+        while self.rib.has_changes() {
+            let changes: Vec<BestChange> = self.rib.drain_changes_up_to(FLUSH_SLICE);
+            let batches = self.out.process(&self.rib, &changes);
+            self.send_batches(batches);
+            let _ = self.routes_tx.send(Arc::new(changes));
+        }
     }
 
+    /// Hands each group's batches to its members: one shared run per group, one command
+    /// per member (its writer picks the batches that target it), whatever the number of
+    /// batches — with 1000 sources there are about as many split-horizon batches.
     fn send_batches(&mut self, batches: Vec<OutBatch>) {
         let limit = self.cfg.max_queued_bytes;
-        for b in batches {
-            if b.bytes.is_empty() {
+        let mut rest: &[OutBatch] = &batches;
+        while let Some(first) = rest.first() {
+            let gid = first.group;
+            let len = rest.iter().take_while(|b| b.group == gid).count();
+            let run: Arc<[OutBatch]> = rest[..len].iter().filter(|b| !b.bytes.is_empty()).cloned().collect();
+            rest = &rest[len..];
+            if run.is_empty() {
                 continue;
             }
-            let updates = count_updates(&b.bytes);
-            for id in self.out.recipients(&b) {
+            // UPDATE messages per batch, for the per-peer "UPDATEs sent" counter.
+            let updates: Vec<u64> = run.iter().map(|b| count_updates(&b.bytes)).collect();
+            let members = self.out.members(gid).to_vec();
+            for id in members {
+                let n = super::writer::group_len(&run, id);
+                if n == 0 {
+                    continue;
+                }
                 let Some(&s) = self.by_rib.get(&id) else { continue };
                 let Some(p) = self.slots[s].as_mut() else { continue };
                 if p.removing {
                     continue;
                 }
-                let q = p.queued.fetch_add(b.bytes.len(), Ordering::Relaxed) + b.bytes.len();
+                let q = p.queued.fetch_add(n, Ordering::Relaxed) + n;
                 if q > limit {
                     // The peer cannot keep up: reset it rather than buffer without bound
                     // (RFC 4486 Cease/8 Out of Resources). It gets the full table again
@@ -608,8 +629,9 @@ impl Core {
                     self.out.leave(id);
                     continue;
                 }
-                p.status.updates_sent += updates;
-                let _ = p.tx.send(PeerCmd::Send(b.bytes.clone()));
+                p.status.updates_sent +=
+                    run.iter().zip(&updates).filter(|(b, _)| b.target.includes(id)).map(|(_, u)| u).sum::<u64>();
+                let _ = p.tx.send(PeerCmd::Send(run.clone(), id, n));
             }
         }
     }
@@ -628,6 +650,12 @@ fn count_updates(b: &[u8]) -> u64 {
     }
     n
 }
+
+/// Capacity of the peer -> core event channel.
+const EVENT_QUEUE: usize = 512;
+
+/// Most Loc-RIB changes exported in one slice.
+const FLUSH_SLICE: usize = 16 << 10;
 
 /// How long Loc-RIB changes may wait to be packed with others before export.
 const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(3);

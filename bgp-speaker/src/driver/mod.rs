@@ -16,6 +16,7 @@
 mod config;
 mod core;
 mod peer;
+mod writer;
 
 pub use config::{DynamicNeighbors, NeighborConfig, SpeakerConfig};
 

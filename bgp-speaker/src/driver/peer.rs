@@ -1,7 +1,9 @@
 //! One task per neighbour: it owns the sans-IO [`Session`], the TCP connection and the
 //! connect attempts, and turns session outputs into socket writes and core events.
 
+use super::writer::{self, Write};
 use crate::net::{self, TransportOpts};
+use crate::rib::{OutBatch, PeerId};
 use crate::session::{
     resolve_collision, Direction, DownReason, Input, Negotiated, Output, Session, SessionConfig, State,
 };
@@ -23,8 +25,9 @@ pub(crate) type Slot = usize;
 /// What the core asks of a peer task.
 #[derive(Debug)]
 pub(crate) enum PeerCmd {
-    /// Write these (already encoded) UPDATE bytes.
-    Send(Bytes),
+    /// Write the batches of this export run that target the peer (`.1`, its RIB id):
+    /// `.2` bytes, already counted in the peer's queue.
+    Send(Arc<[OutBatch]>, PeerId, usize),
     /// Send End-of-RIB for these families (RFC 4724 §2).
     EndOfRib(Vec<AfiSafi>),
     /// Send a BoRR or EoRR marker (RFC 7313).
@@ -56,9 +59,12 @@ pub(crate) enum PeerEvent {
 
 struct Conn {
     reader: OwnedReadHalf,
-    writer: mpsc::UnboundedSender<Bytes>,
+    writer: mpsc::UnboundedSender<Write>,
     writer_task: JoinHandle<()>,
     rbuf: BytesMut,
+    /// How much to reserve for the next read: doubles while reads fill the buffer, halves
+    /// while they use little of it ([`MIN_READ`]..=[`MAX_READ`]).
+    read_size: usize,
     local: SocketAddr,
 }
 
@@ -69,6 +75,11 @@ struct Pending {
     stream: TcpStream,
     buf: BytesMut,
 }
+
+/// Smallest read buffer (a BGP message is at most 4096 bytes without RFC 8654).
+const MIN_READ: usize = 4 << 10;
+/// Largest read buffer.
+const MAX_READ: usize = 64 << 10;
 
 /// The task's state.
 pub(crate) struct PeerTask {
@@ -95,6 +106,10 @@ impl PeerTask {
     ) -> (mpsc::UnboundedSender<PeerCmd>, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let now = Instant::now();
+        // The core's RIB counts received prefixes; the session keeps its own set only
+        // where a max-prefix limit needs it.
+        let mut cfg = cfg;
+        cfg.count_prefixes = false;
         let mut session = Session::new(cfg.clone(), now);
         session.handle(Input::Start, now);
         let t = PeerTask {
@@ -144,7 +159,7 @@ impl PeerTask {
                                 // UPDATE bytes go straight to the writer; anything else may
                                 // make the session queue messages (BoRR/EoRR, End-of-RIB),
                                 // which must hit the wire in command order: flush them now.
-                                let direct = matches!(c, PeerCmd::Send(_));
+                                let direct = matches!(c, PeerCmd::Send(..));
                                 self.command(c);
                                 if !direct && !self.drain_outputs().await {
                                     break 'outer;
@@ -170,14 +185,14 @@ impl PeerTask {
     fn command(&mut self, c: PeerCmd) {
         let now = Instant::now();
         match c {
-            PeerCmd::Send(b) => {
+            PeerCmd::Send(run, me, n) => {
                 if let Some(conn) = &self.conn {
                     if self.session.state() == State::Established {
-                        let _ = conn.writer.send(b);
+                        let _ = conn.writer.send(Write::Group(run, me));
                         return;
                     }
                 }
-                release(&self.queued, b.len());
+                release(&self.queued, n);
             }
             PeerCmd::EndOfRib(fams) => {
                 for f in fams {
@@ -303,57 +318,36 @@ impl PeerTask {
             self.session.handle(Input::TcpConnectFailed, now);
             return;
         };
-        let (r, mut w) = s.into_split();
-        let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();
+        let (r, w) = s.into_split();
+        let (wtx, wrx) = mpsc::unbounded_channel::<Write>();
         let queued = self.queued.clone();
         // Bytes queued for an earlier connection died with it.
         queued.store(0, Ordering::Relaxed);
-        let writer_task = tokio::spawn(async move {
-            // The writer flushes everything queued, then closes its half, so a
-            // NOTIFICATION queued just before a close still goes out.
-            // Everything already queued goes out in one write (up to 256 KiB): a burst
-            // of small UPDATEs costs one system call, not one each.
-            let mut buf = BytesMut::new();
-            while let Some(b) = wrx.recv().await {
-                let ok = if wrx.is_empty() {
-                    let n = b.len();
-                    let ok = w.write_all(&b).await.is_ok();
-                    release(&queued, n);
-                    ok
-                } else {
-                    buf.clear();
-                    buf.extend_from_slice(&b);
-                    while buf.len() < 256 << 10 {
-                        match wrx.try_recv() {
-                            Ok(more) => buf.extend_from_slice(&more),
-                            Err(_) => break,
-                        }
-                    }
-                    let ok = w.write_all(&buf).await.is_ok();
-                    release(&queued, buf.len());
-                    ok
-                };
-                if !ok {
-                    break;
-                }
-            }
-            let _ = w.shutdown().await;
-        });
-        // 8 KiB to start: most sessions (a node's mesh) never need more, and 99 idle 64 KiB
-        // buffers showed in a node's RSS; the read loop grows it by 64 KiB when needed.
-        let rbuf = BytesMut::with_capacity(8 << 10);
-        self.conn = Some(Conn { reader: r, writer: wtx, writer_task, rbuf, local });
+        let writer_task = tokio::spawn(writer::run(w, wrx, queued));
+        self.conn =
+            Some(Conn { reader: r, writer: wtx, writer_task, rbuf: BytesMut::new(), read_size: MIN_READ, local });
         self.session.handle(Input::TcpConnected { local, remote, direction }, now);
     }
 
-    fn on_read(&mut self, r: std::io::Result<usize>) {
+    fn on_read(&mut self, r: std::io::Result<(usize, bool)>) {
         let now = Instant::now();
         match r {
-            Ok(0) | Err(_) => {
+            Ok((0, _)) | Err(_) => {
                 self.close_conn();
                 self.session.handle(Input::TcpClosed, now);
             }
-            Ok(_) => self.process_frames(now),
+            Ok((n, filled)) => {
+                if let Some(c) = self.conn.as_mut() {
+                    c.read_size = if filled {
+                        (c.read_size * 2).min(MAX_READ)
+                    } else if n < c.read_size / 4 {
+                        (c.read_size / 2).max(MIN_READ)
+                    } else {
+                        c.read_size
+                    };
+                }
+                self.process_frames(now);
+            }
         }
     }
 
@@ -366,7 +360,14 @@ impl PeerTask {
                     let f = conn.rbuf.split_to(len).freeze();
                     self.session.handle(Input::Frame(f), now);
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    if conn.rbuf.is_empty() {
+                        // Everything read was handled: give the buffer back rather than
+                        // keep up to MAX_READ per (mostly idle) session.
+                        conn.rbuf = BytesMut::new();
+                    }
+                    break;
+                }
                 Err(e) => {
                     conn.rbuf.clear();
                     self.session.handle(Input::FrameError(e), now);
@@ -408,7 +409,7 @@ impl PeerTask {
         while let Some(o) = self.session.poll_output() {
             if let (Output::Send(b), Some(c)) = (&o, &self.conn) {
                 self.queued.fetch_add(b.len(), Ordering::Relaxed);
-                let _ = c.writer.send(b.clone());
+                let _ = c.writer.send(Write::One(b.clone()));
             }
         }
         self.close_conn();
@@ -428,7 +429,7 @@ impl PeerTask {
                 Output::Send(b) => {
                     if let Some(c) = &self.conn {
                         self.queued.fetch_add(b.len(), Ordering::Relaxed);
-                        let _ = c.writer.send(b);
+                        let _ = c.writer.send(Write::One(b));
                     }
                     None
                 }
@@ -489,7 +490,7 @@ impl PeerTask {
 }
 
 /// Counts `n` queued bytes as written, never going below zero.
-fn release(q: &AtomicUsize, n: usize) {
+pub(crate) fn release(q: &AtomicUsize, n: usize) {
     let _ = q.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
 }
 
@@ -503,13 +504,17 @@ fn refuse(mut s: TcpStream, n: Notification) {
     });
 }
 
-async fn read_some(conn: &mut Option<Conn>) -> std::io::Result<usize> {
+/// Reads into the connection's buffer: the byte count, and whether the read filled
+/// all the room there was.
+async fn read_some(conn: &mut Option<Conn>) -> std::io::Result<(usize, bool)> {
     match conn {
         Some(c) => {
-            if c.rbuf.capacity() - c.rbuf.len() < 4096 {
-                c.rbuf.reserve(64 << 10);
+            if c.rbuf.capacity() - c.rbuf.len() < MIN_READ {
+                c.rbuf.reserve(c.read_size);
             }
-            c.reader.read_buf(&mut c.rbuf).await
+            let room = c.rbuf.capacity() - c.rbuf.len();
+            let n = c.reader.read_buf(&mut c.rbuf).await?;
+            Ok((n, n >= room))
         }
         None => std::future::pending().await,
     }

@@ -258,7 +258,7 @@ pub(crate) struct Core {
     pub ranks: Vec<PeerRank>,
     pub counts: Vec<PeerCounts>,
     pub best: BestPathConfig,
-    pub pending: Vec<Prefix>,
+    pub pending: std::collections::VecDeque<Prefix>,
 }
 
 impl Core {
@@ -294,7 +294,7 @@ impl Core {
     fn mark_dirty<K: Key>(&mut self, key: K, d: &mut Dest) {
         if !d.dirty {
             d.dirty = true;
-            self.pending.push(key.prefix());
+            self.pending.push_back(key.prefix());
         }
     }
 

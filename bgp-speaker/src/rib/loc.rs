@@ -481,8 +481,19 @@ impl Rib {
     /// Drains the Loc-RIB change queue: one entry per changed prefix, in first-change
     /// order, with the current best path and ECMP set.
     pub fn drain_changes(&mut self) -> Vec<BestChange> {
-        let pending = std::mem::take(&mut self.core.pending);
-        let mut out = Vec::with_capacity(pending.len());
+        self.drain_changes_up_to(usize::MAX)
+    }
+
+    /// Drains at most `max` entries of the change queue (the oldest), as
+    /// [`drain_changes`](Self::drain_changes): a caller that exports a million changes in
+    /// slices holds one slice of [`BestChange`]s at a time, not all of them.
+    pub fn drain_changes_up_to(&mut self, max: usize) -> Vec<BestChange> {
+        let n = max.min(self.core.pending.len());
+        let mut out = Vec::with_capacity(n);
+        let pending: Vec<Prefix> = self.core.pending.drain(..n).collect();
+        if self.core.pending.is_empty() && self.core.pending.capacity() > 4096 {
+            self.core.pending = Default::default();
+        }
         for prefix in pending {
             let ecmp = with_table!(self, prefix, |t, k| {
                 let Some(d) = t.get_mut(&k) else { continue };

@@ -41,6 +41,7 @@
 //! ```
 
 mod adj_in;
+mod adj_out;
 pub mod attrs;
 pub mod best;
 pub mod export;

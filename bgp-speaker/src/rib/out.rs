@@ -17,6 +17,7 @@
 //!
 //! The driver sends End-of-RIB (RFC 4724 §2) after the batches of [`OutGroups::join`].
 
+use crate::rib::adj_out::{AdjOut, OutEntry};
 use crate::rib::attrs::{AttrId, AttrStore, PathAttrs};
 use crate::rib::export::{export, ExportSource, ExportTarget};
 use crate::rib::loc::{BestChange, Rib, Route};
@@ -77,6 +78,17 @@ pub enum Target {
     Only(PeerId),
 }
 
+impl Target {
+    /// Whether `peer` (a member of the group) is among the recipients.
+    pub fn includes(&self, peer: PeerId) -> bool {
+        match *self {
+            Target::All => true,
+            Target::AllExcept(x) => x != peer,
+            Target::Only(x) => x == peer,
+        }
+    }
+}
+
 /// Encoded UPDATE messages for (some members of) a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutBatch {
@@ -88,18 +100,11 @@ pub struct OutBatch {
     pub bytes: Bytes,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct OutEntry {
-    path_id: u32,
-    attrs: AttrId,
-    src: PeerId,
-}
-
 #[derive(Debug)]
 struct Group {
     key: GroupKey,
     members: Vec<PeerId>,
-    adj_out: FxHashMap<Prefix, SmallVec<[OutEntry; 1]>>,
+    adj_out: AdjOut,
     builder: UpdateBuilder,
 }
 
@@ -166,7 +171,7 @@ impl OutGroups {
         let builder = UpdateBuilder::new(key.member.ctx.clone());
         self.by_key.insert(key.clone(), gid);
         self.member_of.insert(peer, gid);
-        self.groups[gid.0 as usize] = Some(Group { key, members: vec![peer], adj_out: FxHashMap::default(), builder });
+        self.groups[gid.0 as usize] = Some(Group { key, members: vec![peer], adj_out: AdjOut::default(), builder });
         let mut plan = Plan::default();
         let mut g = self.groups[gid.0 as usize].take().expect("live group");
         rib.for_each_best(|prefix, ecmp| self.diff(&mut g, rib, prefix, ecmp, &mut plan));
@@ -186,13 +191,13 @@ impl OutGroups {
         let had: Vec<(Prefix, u32)> = g
             .adj_out
             .iter()
-            .flat_map(|(p, v)| v.iter().filter(|e| e.src != peer).map(move |e| (*p, e.path_id)))
+            .flat_map(|(p, v)| v.into_iter().filter(|e| e.src != peer).map(move |e| (p, e.path_id)))
             .collect();
         let (new_gid, mut out) = self.join(rib, peer, member);
         let g = self.groups[new_gid.0 as usize].take().expect("live group");
         let mut plan = Plan::default();
         for (prefix, path_id) in had {
-            let kept = g.adj_out.get(&prefix).is_some_and(|v| v.iter().any(|e| e.path_id == path_id && e.src != peer));
+            let kept = g.adj_out.get(prefix).iter().any(|e| e.path_id == path_id && e.src != peer);
             if !kept {
                 let add = g.key.member.ctx.add_path(prefix.family());
                 push_nlri(plan.withdraw.entry(Target::Only(peer)).or_default(), prefix, add.then_some(path_id));
@@ -213,7 +218,7 @@ impl OutGroups {
         if g.members.is_empty() {
             let g = self.groups[gid.0 as usize].take().expect("live group");
             self.by_key.remove(&g.key);
-            for e in g.adj_out.values().flatten() {
+            for e in g.adj_out.entries() {
                 self.store.release(e.attrs);
             }
         }
@@ -235,7 +240,7 @@ impl OutGroups {
     fn dump_filtered(&mut self, gid: GroupId, peer: PeerId, family: Option<AfiSafi>) -> Vec<OutBatch> {
         let g = self.groups[gid.0 as usize].take().expect("live group");
         let mut plan = Plan::default();
-        for (prefix, entries) in &g.adj_out {
+        for (prefix, entries) in g.adj_out.iter() {
             if family.is_some_and(|f| f != prefix.family()) {
                 continue;
             }
@@ -243,7 +248,7 @@ impl OutGroups {
             for e in entries.iter().filter(|e| e.src != peer) {
                 push_nlri(
                     plan.announce.entry((Target::Only(peer), e.attrs)).or_default(),
-                    *prefix,
+                    prefix,
                     add.then_some(e.path_id),
                 );
             }
@@ -334,7 +339,7 @@ impl OutGroups {
         }
         let add = g.key.member.ctx.add_path(fam);
         let pid = |e: &OutEntry| add.then_some(e.path_id);
-        let old = g.adj_out.remove(&prefix).unwrap_or_default();
+        let old = g.adj_out.remove(prefix);
         for w in &want {
             let prev = old.iter().find(|o| o.path_id == w.path_id);
             if let Some(o) = prev {
@@ -442,7 +447,7 @@ impl OutGroups {
     /// Paths in a group's Adj-RIB-Out.
     pub fn group_path_count(&self, gid: GroupId) -> usize {
         match self.groups.get(gid.0 as usize) {
-            Some(Some(g)) => g.adj_out.values().map(|v| v.len()).sum(),
+            Some(Some(g)) => g.adj_out.entries().count(),
             _ => 0,
         }
     }
@@ -451,7 +456,7 @@ impl OutGroups {
     pub fn peer_path_count(&self, peer: PeerId) -> usize {
         let Some(gid) = self.group_of(peer) else { return 0 };
         match self.groups.get(gid.0 as usize) {
-            Some(Some(g)) => g.adj_out.values().flatten().filter(|e| e.src != peer).count(),
+            Some(Some(g)) => g.adj_out.entries().filter(|e| e.src != peer).count(),
             _ => 0,
         }
     }

@@ -193,6 +193,11 @@ pub struct SessionConfig {
     pub required_capabilities: Vec<u8>,
     /// Per-family maximum prefix limits.
     pub max_prefix: Vec<MaxPrefix>,
+    /// Keep the set of received prefixes (for [`Stats::prefixes`](super::Stats)) also
+    /// in families without a max-prefix limit; families with a limit are always counted.
+    /// Default true. The tokio driver turns it off: its RIB counts received prefixes, and
+    /// the set is a second copy of every prefix (22 MiB for 1M prefixes).
+    pub count_prefixes: bool,
 }
 
 impl SessionConfig {
@@ -229,6 +234,7 @@ impl SessionConfig {
             strict_role: false,
             required_capabilities: Vec::new(),
             max_prefix: Vec::new(),
+            count_prefixes: true,
         }
     }
 

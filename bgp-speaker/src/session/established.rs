@@ -194,10 +194,15 @@ impl Session {
         &mut self.counts[i].1
     }
 
+    /// Whether received prefixes of `f` are tracked (see `SessionConfig::count_prefixes`).
+    fn tracks(&self, f: AfiSafi) -> bool {
+        self.cfg.count_prefixes || self.cfg.max_prefix.iter().any(|m| m.family == f)
+    }
+
     /// Tracks received prefixes per family; returns the first limit exceeded.
     fn account(&mut self, u: &Update) -> Option<super::MaxPrefix> {
         let mut touched: Vec<AfiSafi> = Vec::new();
-        if !u.withdrawn.is_empty() || !u.nlri.is_empty() {
+        if (!u.withdrawn.is_empty() || !u.nlri.is_empty()) && self.tracks(AfiSafi::IPV4_UNICAST) {
             let c = self.counter(AfiSafi::IPV4_UNICAST);
             for n in &u.withdrawn {
                 c.v4.remove(n);
@@ -205,7 +210,7 @@ impl Session {
             c.v4.extend(u.nlri.iter().copied());
             touched.push(AfiSafi::IPV4_UNICAST);
         }
-        if let Some(m) = u.mp_unreach() {
+        if let Some(m) = u.mp_unreach().filter(|m| self.tracks(m.family)) {
             let c = self.counter(m.family);
             match &m.withdrawn {
                 MpNlri::Ipv4(v) => {
@@ -222,7 +227,7 @@ impl Session {
             }
             touched.push(m.family);
         }
-        if let Some(m) = u.mp_reach() {
+        if let Some(m) = u.mp_reach().filter(|m| self.tracks(m.family)) {
             let c = self.counter(m.family);
             match &m.nlri {
                 MpNlri::Ipv4(v) => c.v4.extend(v.iter().copied()),

@@ -200,6 +200,25 @@ fn announce(h: &mut H, n: u8) -> Vec<Output> {
 }
 
 #[test]
+fn without_count_prefixes_only_limited_families_are_counted() {
+    let mut cfg = cfg_a();
+    cfg.count_prefixes = false;
+    let mut h = H::new(cfg.clone());
+    h.drive_established(peer_open());
+    assert_eq!(updates(&announce(&mut h, 1)).len(), 1);
+    assert_eq!(h.s.stats().prefixes, []);
+    // A limit on IPv4 unicast: counted and enforced as before.
+    cfg.max_prefix =
+        vec![MaxPrefix { family: AfiSafi::IPV4_UNICAST, limit: 1, warning_percent: 0, restart_after: None }];
+    let mut h = H::new(cfg);
+    h.drive_established(peer_open());
+    assert_eq!(updates(&announce(&mut h, 1)).len(), 1);
+    assert_eq!(h.s.stats().prefixes, [(AfiSafi::IPV4_UNICAST, 1)]);
+    let o = announce(&mut h, 2);
+    assert_eq!(sent_bytes(&o), [notif_bytes(6, 1, &[0, 1, 1, 0, 0, 0, 1])]);
+}
+
+#[test]
 fn max_prefix_warns_then_ceases_with_rfc4486_data() {
     let mut cfg = cfg_a();
     cfg.max_prefix =
