@@ -322,6 +322,13 @@ impl Fabric {
         let ns = Netns::new(tag)?;
         ns.ip(&["link", "add", "br0", "type", "bridge"])?;
         ns.ip(&["link", "set", "br0", "up"])?;
+        // A fabric stands for a switch: no bridge netfilter (br_netfilter, when loaded,
+        // runs iptables hooks on every bridged packet, per namespace, on by default).
+        // Absent files mean the module is not loaded, which is the same.
+        let _ = ns.exec(
+            "sh",
+            &["-c", "for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e \"$f\" ] && echo 0 > \"$f\"; done; true"],
+        );
         Ok(Fabric { ns, next_port: 0 })
     }
 
