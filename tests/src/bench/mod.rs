@@ -35,6 +35,20 @@ use topo::Topo;
 /// Set by SIGINT/SIGTERM; every wait loop checks it and unwinds (guards clean up).
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Makes SIGINT and SIGTERM set [`INTERRUPTED`] instead of killing the benchmark, so its
+/// guards remove the namespaces and processes it made.
+pub fn stop_on_signals() {
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
 /// A benchmark shape: `injectors x prefixes per injector`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
@@ -111,7 +125,8 @@ pub enum Timing {
 }
 
 impl Timing {
-    fn secs(&self) -> Option<f64> {
+    /// The seconds, when completed.
+    pub fn secs(&self) -> Option<f64> {
         match self {
             Timing::Secs(s) => Some(*s),
             _ => None,

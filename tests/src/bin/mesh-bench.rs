@@ -11,7 +11,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::Parser;
@@ -68,10 +67,6 @@ fn default_speaker() -> std::io::Result<PathBuf> {
     tests::lab::speaker_binary(false)
 }
 
-extern "C" fn on_signal(_: libc::c_int) {
-    meshbench::INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(n) = cli.nodes.iter().find(|n| !(2..=250).contains(*n)) {
@@ -108,11 +103,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    meshbench::stop_on_signals();
     let opts = Options {
         sizes: cli.nodes.clone(),
         impls,

@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::Parser;
@@ -49,10 +48,6 @@ struct Cli {
     out: Option<PathBuf>,
 }
 
-extern "C" fn on_signal(_: libc::c_int) {
-    bench::INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let shapes: Vec<String> = if cli.shapes.is_empty() {
@@ -87,11 +82,7 @@ fn main() -> ExitCode {
         eprintln!("error: rr-bench needs root (network namespaces)");
         return ExitCode::FAILURE;
     }
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    bench::stop_on_signals();
     let opts = Options {
         shapes: parsed,
         kinds,

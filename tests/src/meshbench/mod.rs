@@ -40,7 +40,7 @@ pub mod watch;
 use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::bench::stats;
@@ -48,8 +48,7 @@ pub use topo::Impl;
 use topo::Mesh;
 use watch::Watch;
 
-/// Set by SIGINT/SIGTERM; every wait loop checks it and unwinds (guards clean up).
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub use crate::bench::{stop_on_signals, INTERRUPTED};
 
 /// What BIRD runs with (from `lab::bird::config`, Calico's confd template); its start-up
 /// and restart figures are dominated by these.
@@ -87,36 +86,7 @@ pub struct Options {
     pub keep: Option<PathBuf>,
 }
 
-/// Seconds since a phase began, or how it ended otherwise.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Timing {
-    /// Completed after this many seconds.
-    Secs(f64),
-    /// Not within this many seconds.
-    Timeout(f64),
-    /// Not run.
-    Skipped,
-}
-
-impl Timing {
-    /// The seconds, when completed.
-    pub fn secs(&self) -> Option<f64> {
-        match self {
-            Timing::Secs(s) => Some(*s),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Timing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Timing::Secs(s) => write!(f, "{s:.3}"),
-            Timing::Timeout(t) => write!(f, "> {t:.0}"),
-            Timing::Skipped => f.write_str("–"),
-        }
-    }
-}
+pub use crate::bench::Timing;
 
 /// One speaker's figures for one mesh size.
 #[derive(Debug, Clone)]
