@@ -194,23 +194,7 @@ pub fn start(kind: Kind, ns: &Netns, ours: &Path, clients: usize) -> io::Result<
         }
         Kind::Frr => {
             std::fs::write(dir.path().join("bgpd.conf"), render_frr())?;
-            (
-                FRR_BGPD.into(),
-                vec![
-                    "-f".into(),
-                    p("bgpd.conf"),
-                    "-Z".into(),
-                    "-S".into(),
-                    "-i".into(),
-                    p("bgpd.pid"),
-                    "-z".into(),
-                    p("zserv.api"),
-                    "--vty_socket".into(),
-                    dir.path().display().to_string(),
-                    "-P".into(),
-                    "0".into(),
-                ],
-            )
+            (FRR_BGPD.into(), crate::peers::bgpd_args(dir.path()))
         }
         Kind::GoBgp => {
             std::fs::write(dir.path().join("gobgpd.toml"), render_gobgp())?;

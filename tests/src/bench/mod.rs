@@ -39,6 +39,18 @@ extern "C" fn on_signal(_: libc::c_int) {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Prints a benchmark's Markdown report and, with `out`, writes it there too.
+pub fn emit_report(report: &str, out: Option<&std::path::Path>) -> std::process::ExitCode {
+    println!("{report}");
+    if let Some(p) = out {
+        if let Err(e) = std::fs::write(p, report) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            return std::process::ExitCode::FAILURE;
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
+
 /// Makes SIGINT and SIGTERM set [`INTERRUPTED`] instead of killing the benchmark, so its
 /// guards remove the namespaces and processes it made.
 pub fn stop_on_signals() {

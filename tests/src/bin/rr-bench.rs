@@ -100,12 +100,5 @@ fn main() -> ExitCode {
         }
     };
     let report = bench::report(&results, opts.timeout);
-    println!("{report}");
-    if let Some(p) = &cli.out {
-        if let Err(e) = std::fs::write(p, &report) {
-            eprintln!("error: cannot write {}: {e}", p.display());
-            return ExitCode::FAILURE;
-        }
-    }
-    ExitCode::SUCCESS
+    tests::bench::emit_report(&report, cli.out.as_deref())
 }

@@ -35,27 +35,33 @@ pub struct Frr {
     dir: WorkDir,
 }
 
+/// bgpd's arguments to run alone from `dir`: config `dir/bgpd.conf`, no zebra (`-Z`),
+/// no kernel routes (`-S`), pid file and vty socket in `dir`, no vty TCP port.
+pub fn bgpd_args(dir: &std::path::Path) -> Vec<String> {
+    let p = |f: &str| dir.join(f).display().to_string();
+    vec![
+        "-f".to_string(),
+        p("bgpd.conf"),
+        "-Z".into(),
+        "-S".into(),
+        "-i".into(),
+        p("bgpd.pid"),
+        "-z".into(),
+        p("zserv.api"),
+        "--vty_socket".into(),
+        dir.display().to_string(),
+        "-P".into(),
+        "0".into(),
+    ]
+}
+
 impl Frr {
     /// Writes the config and starts bgpd in `ns`; waits until vtysh answers.
     pub fn start(ns: &Netns, spec: PeerSpec) -> io::Result<Frr> {
         let dir = WorkDir::new(&format!("frr-{}", spec.name))?;
         let conf = dir.path().join("bgpd.conf");
         std::fs::write(&conf, render(&spec))?;
-        let p = |f: &str| dir.path().join(f).display().to_string();
-        let args = [
-            "-f".to_string(),
-            p("bgpd.conf"),
-            "-Z".into(),
-            "-S".into(),
-            "-i".into(),
-            p("bgpd.pid"),
-            "-z".into(),
-            p("zserv.api"),
-            "--vty_socket".into(),
-            dir.path().display().to_string(),
-            "-P".into(),
-            "0".into(),
-        ];
+        let args = bgpd_args(dir.path());
         let proc = Proc::spawn_in(ns, BGPD, &args, &dir.path().join("bgpd.log"))?;
         let mut frr = Frr { spec, proc, conf, dir };
         crate::poll("FRR vty socket", Duration::from_secs(10), Duration::from_millis(100), || {

@@ -19,7 +19,7 @@ mod gobgp;
 
 pub use bird::Bird;
 pub use exabgp::ExaBgp;
-pub use frr::Frr;
+pub use frr::{bgpd_args, Frr};
 pub use gobgp::GoBgp;
 
 /// A route a daemon originates, with the attributes it should carry.
