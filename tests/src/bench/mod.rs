@@ -201,7 +201,8 @@ impl Row {
     }
 }
 
-fn check_interrupt() -> io::Result<()> {
+/// Errors with `Interrupted` once SIGINT/SIGTERM arrived (see [`stop_on_signals`]).
+pub fn check_interrupt() -> io::Result<()> {
     if INTERRUPTED.load(Ordering::Relaxed) {
         return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
     }

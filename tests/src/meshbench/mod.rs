@@ -40,7 +40,6 @@ pub mod watch;
 use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::bench::stats;
@@ -48,7 +47,7 @@ pub use topo::Impl;
 use topo::Mesh;
 use watch::Watch;
 
-pub use crate::bench::{stop_on_signals, INTERRUPTED};
+pub use crate::bench::{check_interrupt, stop_on_signals, INTERRUPTED};
 
 /// What BIRD runs with (from `lab::bird::config`, Calico's confd template); its start-up
 /// and restart figures are dominated by these.
@@ -56,14 +55,6 @@ pub const BIRD_TIMERS: &str = "BIRD 2 as Calico's confd renders bird.cfg: kernel
      `graceful restart`, `merge paths on`; device `scan time 2`; BGP `connect delay time 2`, `connect retry time 5`, \
      `error wait time 5,30`, `graceful restart` (restart time 120 s), `add paths on`, hold 240 / keepalive 80 \
      (defaults), passive toward string-greater addresses; started with `bird -f -R` as calico-node does";
-
-/// Errors with `Interrupted` once Ctrl-C was pressed.
-pub fn check_interrupt() -> io::Result<()> {
-    if INTERRUPTED.load(Ordering::Relaxed) {
-        return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
-    }
-    Ok(())
-}
 
 /// Benchmark options.
 #[derive(Debug, Clone)]
