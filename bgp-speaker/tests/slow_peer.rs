@@ -11,8 +11,8 @@ use bgp_speaker::session::PeerAs;
 use bgp_speaker::{NeighborConfig, Speaker, SpeakerConfig, SpeakerHandle};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
 
 const SPEAKER: &str = "127.0.0.61";
 const STUCK: &str = "127.0.0.62";
@@ -64,14 +64,14 @@ fn open_bytes() -> Vec<u8> {
 const KEEPALIVE: [u8; 19] =
     [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 19, 4];
 
-/// Reads one whole message.
-async fn read_msg(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Message> {
+/// Reads one whole message and its length; `None` at EOF.
+async fn read_msg(s: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> Option<(Message, usize)> {
     let ctx = DecodeCtx { four_octet_as: true, ..Default::default() };
     loop {
         if let Ok(Some(n)) = bgp_proto::frame(buf, 4096) {
             let m = Message::decode(&buf[..n], &ctx).expect("the speaker sends well-formed messages");
             buf.drain(..n);
-            return Some(m);
+            return Some((m, n));
         }
         let mut chunk = [0u8; 65536];
         match s.read(&mut chunk).await {
@@ -113,9 +113,9 @@ async fn a_peer_that_stops_reading_is_reset_with_cease_out_of_resources() {
     let mut stuck = sock.connect(SocketAddr::new(ip(SPEAKER), port)).await.unwrap();
     stuck.write_all(&open_bytes()).await.unwrap();
     let mut buf = Vec::new();
-    assert!(matches!(read_msg(&mut stuck, &mut buf).await, Some(Message::Open(_))));
+    assert!(matches!(read_msg(&mut stuck, &mut buf).await, Some((Message::Open(_), _))));
     stuck.write_all(&KEEPALIVE).await.unwrap();
-    assert!(matches!(read_msg(&mut stuck, &mut buf).await, Some(Message::Keepalive)));
+    assert!(matches!(read_msg(&mut stuck, &mut buf).await, Some((Message::Keepalive, _))));
     eventually("both sessions Established", 20, async || {
         let a = state(&speaker, STUCK).await?.0 == "Established";
         let b = state(&speaker, HEALTHY).await?.0 == "Established";
@@ -154,23 +154,10 @@ async fn a_peer_that_stops_reading_is_reset_with_cease_out_of_resources() {
     // ... and the stuck peer, reading now, finds UPDATEs, then that NOTIFICATION, then EOF
     // (what the speaker had queued is flushed for two seconds before the socket is cut, so
     // this starts reading within 20 ms of the reset).
-    let mut last = None;
-    let mut rd_buf = buf;
-    let ctx = DecodeCtx { four_octet_as: true, ..Default::default() };
-    let mut chunk = vec![0u8; 1 << 16];
-    let mut bytes = 0usize;
-    loop {
-        while let Ok(Some(n)) = bgp_proto::frame(&rd_buf, 4096) {
-            last = Some(Message::decode(&rd_buf[..n], &ctx).expect("well-formed"));
-            rd_buf.drain(..n);
-        }
-        match rd.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(k) => {
-                bytes += k;
-                rd_buf.extend_from_slice(&chunk[..k]);
-            }
-        }
+    let (mut last, mut bytes) = (None, 0usize);
+    while let Some((m, n)) = read_msg(&mut rd, &mut buf).await {
+        last = Some(m);
+        bytes += n;
     }
     originating.await.unwrap();
     match last {
