@@ -283,3 +283,49 @@ async fn simultaneous_open_from_both_sides_comes_up() {
     a.originate(pfx("10.244.4.0/26"), local_attrs()).await.unwrap();
     eventually("B learns A's route", async || best(&b, pfx("10.244.4.0/26")).await).await;
 }
+
+/// Peers whose export policies are equal (interned to one policy) and whose sessions
+/// negotiated the same encoding share one update group; a peer with another export
+/// policy gets its own, and what each receives follows its group's policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_with_equal_policies_share_one_update_group() {
+    use bgp_speaker::rib::policy::Terminal;
+    use bgp_speaker::rib::Policy;
+    let accept = || Policy { name: "export".into(), default: Terminal::Accept, rules: Vec::new() };
+    let (hub, port) = listening(64512, "198.18.2.1", "127.0.12.1").await;
+    let spokes = ["127.0.12.2", "127.0.12.3", "127.0.12.4"];
+    for (i, s) in spokes.iter().enumerate() {
+        let mut n = neighbor(64512, rid("198.18.2.1"), s, 179, 64512, None);
+        n.session.passive = true;
+        n.export = Some(if i < 2 {
+            accept()
+        } else {
+            Policy { name: "export-none".into(), default: Terminal::Reject, rules: Vec::new() }
+        });
+        hub.add_peer(n).await.unwrap();
+    }
+    let mut others = Vec::new();
+    for (i, s) in spokes.iter().enumerate() {
+        let id = format!("198.18.2.{}", i + 2);
+        let n = neighbor(64512, rid(&id), "127.0.12.1", port, 64512, Some(s));
+        others.push(active(64512, &id, vec![n]).await);
+    }
+    wait_established(&hub, 3).await;
+    let block = pfx("10.244.2.0/26");
+    hub.originate(block, local_attrs()).await.unwrap();
+    for o in &others[..2] {
+        eventually("the accepted spokes learn the block", async || best(o, block).await).await;
+    }
+    let peers = hub.peers().await.unwrap();
+    let group = |a: &str| peers.iter().find(|p| p.address == ip(a)).and_then(|p| p.update_group);
+    let (g2, g3, g4) = (group(spokes[0]), group(spokes[1]), group(spokes[2]));
+    assert!(g2.is_some() && g4.is_some(), "Established peers are in a group: {g2:?} {g4:?}");
+    assert_eq!(g2, g3, "equal export policies: one update group");
+    assert_ne!(g2, g4, "another export policy: another group");
+    assert_eq!(peers.iter().find(|p| p.address == ip(spokes[2])).unwrap().advertised, 0);
+    assert!(best(&others[2], block).await.is_none(), "the reject-all policy sends nothing");
+    for o in others {
+        o.shutdown(None).await.unwrap();
+    }
+    hub.shutdown(None).await.unwrap();
+}

@@ -187,6 +187,7 @@ impl Core {
             end_of_rib: Vec::new(),
             description: n.description.clone(),
             rib_id: None,
+            update_group: None,
         };
         self.by_addr.insert(n.address, slot);
         self.slots[slot] = Some(PeerSlot {
@@ -238,6 +239,7 @@ impl Core {
                             st.counts = self.rib.peer_counts(id);
                             st.advertised = self.out.peer_path_count(id) as u64;
                             st.rib_id = Some(id);
+                            st.update_group = self.out.group_of(id).map(|g| g.0);
                         }
                         st
                     })

@@ -94,6 +94,10 @@ pub struct PeerStatus {
     /// The neighbour's id in the RIB (what [`RouteInfo`]'s `route.peer` refers to), once
     /// its session has been up.
     pub rib_id: Option<PeerId>,
+    /// The update group it belongs to while Established: the members of one group share
+    /// one export run and one encoding of every UPDATE (peers with the same export
+    /// policy, kind, next-hop mode and negotiated encoding).
+    pub update_group: Option<u32>,
 }
 
 /// What [`SpeakerHandle::update_peer`] did.

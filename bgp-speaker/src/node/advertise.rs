@@ -92,9 +92,21 @@ pub fn calico_export_rules(cfg: &NodeConfig) -> Vec<Rule> {
     rules
 }
 
-/// The export policy for a peer: its BGPFilters' export rules in order, then Calico's
-/// export rules, default reject.
-pub fn export_policy(cfg: &NodeConfig, peer: &str, filters: &[String]) -> Policy {
+/// The name of a peer policy: named by what it is made of (the BGPFilters), not by the
+/// peer, so that peers with the same filters get one interned policy and so share one
+/// update group (a mesh node's 99 peers: one export run and one encoding per change,
+/// not 99).
+fn policy_name(dir: &str, filters: &[String]) -> String {
+    if filters.is_empty() {
+        dir.to_string()
+    } else {
+        format!("{dir}[{}]", filters.join(","))
+    }
+}
+
+/// The export policy for a peer with these BGPFilters: their export rules in order, then
+/// Calico's export rules, default reject.
+pub fn export_policy(cfg: &NodeConfig, filters: &[String]) -> Policy {
     let mut rules = Vec::new();
     for name in filters {
         if let Some(f) = cfg.filters.iter().find(|f| &f.name == name) {
@@ -104,12 +116,12 @@ pub fn export_policy(cfg: &NodeConfig, peer: &str, filters: &[String]) -> Policy
         }
     }
     rules.extend(calico_export_rules(cfg));
-    Policy { name: format!("export-{peer}"), default: Terminal::Reject, rules }
+    Policy { name: policy_name("export", filters), default: Terminal::Reject, rules }
 }
 
-/// The import policy for a peer: its BGPFilters' import rules, default accept; `None`
-/// when it has none.
-pub fn import_policy(cfg: &NodeConfig, peer: &str, filters: &[String]) -> Option<Policy> {
+/// The import policy for a peer with these BGPFilters: their import rules, default
+/// accept; `None` when they have none.
+pub fn import_policy(cfg: &NodeConfig, filters: &[String]) -> Option<Policy> {
     let mut rules = Vec::new();
     for name in filters {
         if let Some(f) = cfg.filters.iter().find(|f| &f.name == name) {
@@ -118,7 +130,7 @@ pub fn import_policy(cfg: &NodeConfig, peer: &str, filters: &[String]) -> Option
             }
         }
     }
-    (!rules.is_empty()).then(|| Policy { name: format!("import-{peer}"), default: Terminal::Accept, rules })
+    (!rules.is_empty()).then(|| Policy { name: policy_name("import", filters), default: Terminal::Accept, rules })
 }
 
 /// One BGPFilter rule as a policy rule.
@@ -279,7 +291,7 @@ source = "RemotePeers"
 action = "Reject"
 "#;
         let cfg = NodeConfig::parse(src, std::path::Path::new("n.toml")).unwrap();
-        let p = export_policy(&cfg, "tor", &["no-transit".to_string()]);
+        let p = export_policy(&cfg, &["no-transit".to_string()]);
         let ctx = crate::rib::policy::PolicyCtx {
             prefix: "10.244.1.0/26".parse().unwrap(),
             peer_kind: crate::rib::PeerKind::Ebgp,

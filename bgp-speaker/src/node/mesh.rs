@@ -102,7 +102,7 @@ pub fn mesh_neighbor(cfg: &NodeConfig, name: &str, addr: IpAddr, restarting: boo
     n.session.keepalive = m.keepalive_time;
     n.transport.source = Some(me);
     n.transport.md5_key = m.password.as_ref().map(|p| p.as_bytes().to_vec());
-    n.export = Some(export_policy(cfg, name, &[]));
+    n.export = Some(export_policy(cfg, &[]));
     n.description = name.to_string();
     Some(Wanted { name: name.to_string(), kind: PeerType::Mesh, config: n })
 }
@@ -142,8 +142,8 @@ pub fn peer_neighbor(cfg: &NodeConfig, p: &Peer, restarting: bool) -> Option<Wan
         NextHopSetting::SelfAddr => NextHopMode::SelfAddr,
         NextHopSetting::Keep => NextHopMode::Keep,
     };
-    n.export = Some(export_policy(cfg, &p.name, &p.filters));
-    n.import = import_policy(cfg, &p.name, &p.filters);
+    n.export = Some(export_policy(cfg, &p.filters));
+    n.import = import_policy(cfg, &p.filters);
     n.description = p.name.clone();
     Some(Wanted { name: p.name.clone(), kind, config: n })
 }
@@ -211,5 +211,38 @@ as = 65001
         let t = &w[&"198.18.0.254".parse::<IpAddr>().unwrap()];
         assert_eq!(t.kind, PeerType::Global);
         assert_eq!(t.config.next_hop, NextHopMode::SelfAddr);
+    }
+
+    /// Mesh members get equal export policies (named by their filters, not by the
+    /// member), so the RIB interns them to one and they share one update group.
+    #[test]
+    fn mesh_members_share_one_export_policy() {
+        let src = r#"
+[node]
+name = "n1"
+ipv4 = "198.18.0.1/24"
+[mesh.members]
+n1 = "198.18.0.1"
+n2 = "198.18.0.2"
+n3 = "198.18.0.3"
+[[filters]]
+name = "f"
+[[filters.export-v4]]
+cidr = "10.0.0.0/8"
+match-operator = "In"
+action = "Reject"
+[[peers]]
+name = "tor"
+address = "198.18.0.254"
+as = 65001
+filters = ["f"]
+"#;
+        let cfg = NodeConfig::parse(src, Path::new("t")).unwrap();
+        let w = wanted(&cfg, false);
+        let export = |a: &str| w[&a.parse::<IpAddr>().unwrap()].config.export.clone().unwrap();
+        assert_eq!(export("198.18.0.2"), export("198.18.0.3"));
+        assert_eq!(export("198.18.0.2").name, "export");
+        assert_eq!(export("198.18.0.254").name, "export[f]");
+        assert_ne!(export("198.18.0.2"), export("198.18.0.254"));
     }
 }
