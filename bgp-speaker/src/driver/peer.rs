@@ -93,7 +93,15 @@ pub(crate) struct PeerTask {
     pending_inbound: Option<Pending>,
     events: mpsc::Sender<PeerEvent>,
     queued: Arc<AtomicUsize>,
+    /// The session was Established when the last outputs were carried out.
+    was_established: bool,
+    /// The initial table's End-of-RIB was queued: end the writer's hold.
+    release_hold: bool,
 }
+
+/// How long a new session's writer holds its first Established writes (the handshake's
+/// last KEEPALIVE) for the initial table and End-of-RIB, so they share one segment.
+const INITIAL_HOLD: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl PeerTask {
     pub(crate) fn spawn(
@@ -123,6 +131,8 @@ impl PeerTask {
             pending_inbound: None,
             events,
             queued,
+            was_established: false,
+            release_hold: false,
         };
         (tx, tokio::spawn(t.run(rx)))
     }
@@ -198,6 +208,8 @@ impl PeerTask {
                 for f in fams {
                     let _ = self.session.send_end_of_rib(f, now);
                 }
+                // The core sends this right after the initial table (RFC 4724 §2).
+                self.release_hold = true;
             }
             PeerCmd::RefreshMarker(f, begin) => {
                 let _ = self.session.send_refresh_marker(f, begin, now);
@@ -417,6 +429,27 @@ impl PeerTask {
 
     /// Carries out the session's outputs. Returns false when the core is gone.
     async fn drain_outputs(&mut self) -> bool {
+        let established = self.session.state() == State::Established;
+        if established && !self.was_established {
+            // The session came up in the input just handled, whose answer (the
+            // handshake's last KEEPALIVE) is among these outputs: the writer holds it
+            // until the initial table and End-of-RIB are queued behind it (or
+            // INITIAL_HOLD passes), and all of it goes out in one write.
+            if let Some(c) = &self.conn {
+                let _ = c.writer.send(Write::Hold(tokio::time::Instant::now() + INITIAL_HOLD));
+            }
+        }
+        self.was_established = established;
+        let ok = self.carry_out_outputs().await;
+        if std::mem::take(&mut self.release_hold) {
+            if let Some(c) = &self.conn {
+                let _ = c.writer.send(Write::Release);
+            }
+        }
+        ok
+    }
+
+    async fn carry_out_outputs(&mut self) -> bool {
         while let Some(o) = self.session.poll_output() {
             let ev = match o {
                 Output::Connect => {

@@ -22,6 +22,11 @@ pub(crate) enum Write {
     /// One update group's UPDATEs of one export run, shared by every member: the writer
     /// sends the batches whose target includes `me`.
     Group(Arc<[OutBatch]>, PeerId),
+    /// Write nothing until [`Write::Release`] or this deadline, then everything queued
+    /// meanwhile in one write (a new session's last KEEPALIVE with its initial table).
+    Hold(tokio::time::Instant),
+    /// Ends a [`Write::Hold`].
+    Release,
 }
 
 impl Write {
@@ -30,6 +35,7 @@ impl Write {
         let (one, run, me): (Option<&[u8]>, &[OutBatch], PeerId) = match self {
             Write::One(b) => (Some(b), &[], PeerId(0)),
             Write::Group(run, me) => (None, run, *me),
+            Write::Hold(_) | Write::Release => (None, &[], PeerId(0)),
         };
         one.into_iter().chain(run.iter().filter(move |b| b.target.includes(me)).map(|b| &b.bytes[..]))
     }
@@ -79,6 +85,15 @@ impl Queue {
         out
     }
 
+    /// Queues `w`; a hold or release changes `hold` instead.
+    fn take(&mut self, w: Write, hold: &mut Option<tokio::time::Instant>) {
+        match w {
+            Write::Hold(until) => *hold = Some(until),
+            Write::Release => *hold = None,
+            w => self.items.push_back(w),
+        }
+    }
+
     /// Marks `n` more bytes as written; returns the bytes of the items now done.
     fn advance(&mut self, n: usize) -> usize {
         self.skip += n;
@@ -100,12 +115,23 @@ impl Queue {
 /// connection down, so a NOTIFICATION queued just before a close still goes out.
 pub(crate) async fn run(mut w: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Write>, queued: Arc<AtomicUsize>) {
     let mut q = Queue::default();
+    let mut hold = None;
     'outer: while let Some(first) = rx.recv().await {
-        q.items.push_back(first);
+        q.take(first, &mut hold);
         // Everything already queued goes out together: a burst of small UPDATEs costs a
         // few system calls, not one each.
         while let Ok(more) = rx.try_recv() {
-            q.items.push_back(more);
+            q.take(more, &mut hold);
+        }
+        while let Some(until) = hold {
+            tokio::select! {
+                w = rx.recv() => match w {
+                    Some(w) => q.take(w, &mut hold),
+                    // Closed: write what is queued, then end.
+                    None => hold = None,
+                },
+                _ = tokio::time::sleep_until(until) => hold = None,
+            }
         }
         loop {
             // Items with nothing to write are dropped here (an empty writev is no write).
@@ -174,5 +200,49 @@ mod tests {
         assert_eq!(pending(&q), b"deabc");
         assert_eq!(q.advance(5), 8);
         assert!(q.items.is_empty() && q.skip == 0);
+    }
+
+    /// A hold keeps everything back until released, or until its deadline.
+    #[tokio::test]
+    async fn hold_waits_for_release_or_deadline() {
+        use tokio::io::AsyncReadExt;
+        use tokio::time::{timeout, Duration, Instant};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (mut s, _) = l.accept().await.unwrap();
+        let (_r, w) = c.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(w, rx, Arc::new(AtomicUsize::new(0))));
+        let mut buf = [0u8; 16];
+        tx.send(Write::Hold(Instant::now() + Duration::from_secs(3600))).unwrap();
+        tx.send(Write::One(Bytes::from_static(b"ka"))).unwrap();
+        assert!(timeout(Duration::from_millis(200), s.read(&mut buf)).await.is_err(), "held: nothing written");
+        tx.send(Write::One(Bytes::from_static(b"+table"))).unwrap();
+        tx.send(Write::Release).unwrap();
+        let mut got = Vec::new();
+        while got.len() < 8 {
+            let n = s.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"ka+table");
+        // Unreleased, a hold ends at its deadline.
+        tx.send(Write::Hold(Instant::now() + Duration::from_millis(50))).unwrap();
+        tx.send(Write::One(Bytes::from_static(b"x"))).unwrap();
+        let n = timeout(Duration::from_secs(10), s.read(&mut buf)).await.unwrap().unwrap();
+        assert_eq!(&buf[..n], b"x");
+        // Closing the channel while held still writes what is queued.
+        tx.send(Write::Hold(Instant::now() + Duration::from_secs(3600))).unwrap();
+        tx.send(Write::One(Bytes::from_static(b"bye"))).unwrap();
+        drop(tx);
+        let mut got = Vec::new();
+        loop {
+            let n = timeout(Duration::from_secs(10), s.read(&mut buf)).await.unwrap().unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"bye");
+        task.await.unwrap();
     }
 }

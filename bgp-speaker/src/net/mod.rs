@@ -6,7 +6,7 @@
 
 mod sockopt;
 
-pub use sockopt::{set_gtsm, set_md5, set_ttl};
+pub use sockopt::{set_delayed_ack, set_gtsm, set_md5, set_ttl};
 
 use ipnet::IpNet;
 use std::io;
@@ -41,11 +41,17 @@ pub async fn connect(remote: SocketAddr, opts: &TransportOpts) -> io::Result<Tcp
         sock.bind(SocketAddr::new(src, 0))?;
     }
     sock.set_nodelay(true)?;
+    // In delayed-ACK mode the kernel also holds back the handshake's last ACK, so it
+    // rides on our OPEN (tcp_rcv_synsent_state_process); connecting leaves the mode,
+    // so it is set again below.
+    set_delayed_ack(&sock)?;
     let fut = sock.connect(remote);
-    match opts.connect_timeout {
-        Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?,
-        None => fut.await,
-    }
+    let stream = match opts.connect_timeout {
+        Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??,
+        None => fut.await?,
+    };
+    set_delayed_ack(&stream)?;
+    Ok(stream)
 }
 
 fn apply_ttl(sock: &impl std::os::fd::AsRawFd, v4: bool, opts: &TransportOpts) -> io::Result<()> {
@@ -67,7 +73,11 @@ pub fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
         s2.set_only_v6(true)?;
     }
     sock.bind(addr)?;
-    sock.listen(backlog)
+    let l = sock.listen(backlog)?;
+    // Accepted connections inherit delayed-ACK mode from the listener, so it holds
+    // from the first segment on: the ACK of the peer's OPEN rides on our OPEN.
+    set_delayed_ack(&l)?;
+    Ok(l)
 }
 
 /// Installs (or with `None` removes) an MD5 key on a listener for every source inside
@@ -77,9 +87,11 @@ pub fn listener_md5(listener: &TcpListener, peers: IpNet, key: Option<&[u8]>) ->
     set_md5(listener, peers, key)
 }
 
-/// Applies GTSM or TTL settings to an accepted connection.
+/// Applies GTSM or TTL settings to an accepted connection, with no Nagle delay and
+/// delayed ACKs ([`set_delayed_ack`]).
 pub fn apply_accepted(stream: &TcpStream, opts: &TransportOpts) -> io::Result<()> {
     stream.set_nodelay(true)?;
+    set_delayed_ack(stream)?;
     let v4 = stream.peer_addr()?.is_ipv4();
     apply_ttl(stream, v4, opts)
 }

@@ -90,6 +90,17 @@ pub fn set_md5(fd: &impl AsRawFd, peers: IpNet, key: Option<&[u8]>) -> io::Resul
     setsockopt(fd, libc::IPPROTO_TCP, opt, &sig)
 }
 
+/// Turns TCP's quick-ACK mode off (TCP_QUICKACK 0, tcp(7)): the connection starts in
+/// delayed-ACK ("ping-pong") mode, so the ACK of a received message rides on our
+/// answer instead of going out alone first. A BGP session's start is request/answer
+/// (OPEN -> KEEPALIVE -> UPDATEs): in quick-ACK mode every message costs a pure ACK
+/// segment too. Bulk transfers are not slowed: the kernel still ACKs at once every
+/// second full-sized segment, and leaves the mode when a delayed ACK times out.
+pub fn set_delayed_ack(fd: &impl AsRawFd) -> io::Result<()> {
+    let off: libc::c_int = 0;
+    setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK, &off)
+}
+
 /// Sets the outgoing TTL (IPv4) or unicast hop limit (IPv6).
 pub fn set_ttl(fd: &impl AsRawFd, v4: bool, ttl: u8) -> io::Result<()> {
     let v: libc::c_int = ttl as libc::c_int;

@@ -90,3 +90,42 @@ async fn gtsm_drops_a_peer_sending_a_low_ttl() {
     let e = connect(addr, &opts).await.expect_err("TTL 64 must not pass GTSM");
     assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
 }
+
+/// TCP_QUICKACK as the kernel reports it (1: quick-ACK mode, 0: delayed ACKs).
+fn quickack(fd: &impl std::os::fd::AsRawFd) -> libc::c_int {
+    let mut v: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: v and len are live and sized for an int option.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(r, 0, "{}", io::Error::last_os_error());
+    v
+}
+
+#[tokio::test]
+async fn sessions_use_delayed_acks_and_no_nagle() {
+    let l = listen(SocketAddr::new(lo(1), 0), 8).unwrap();
+    let addr = l.local_addr().unwrap();
+    let opts = TransportOpts { connect_timeout: Some(Duration::from_secs(2)), ..Default::default() };
+    let t = tokio::spawn(async move { l.accept().await });
+    let mut c = connect(addr, &opts).await.unwrap();
+    // The dialling side speaks first (its OPEN carries the handshake's last ACK).
+    c.write_all(b"open").await.unwrap();
+    let (mut s, _) = t.await.unwrap().unwrap();
+    // Inherited from the listener.
+    assert_eq!(quickack(&s), 0, "accepted: delayed ACKs before apply_accepted");
+    apply_accepted(&s, &opts).unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).await.unwrap();
+    for (side, sock) in [("dialled", &c), ("accepted", &s)] {
+        assert_eq!(quickack(sock), 0, "{side}: delayed ACKs");
+        assert!(sock.nodelay().unwrap(), "{side}: TCP_NODELAY");
+    }
+}
