@@ -62,6 +62,15 @@ pub struct Mesh {
     pub dir: PathBuf,
 }
 
+/// IPv6 off in `ns`, for interfaces created from now on.
+fn no_ipv6(ns: &Netns) -> io::Result<()> {
+    ns.exec(
+        "sh",
+        &["-c", "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"],
+    )
+    .map(|_| ())
+}
+
 impl Mesh {
     /// Builds `n` nodes (198.18.0.i/24, block 10.244.i.0/26, IPIP Never, no pods).
     pub fn build(n: usize, dir: &Path) -> io::Result<Mesh> {
@@ -70,10 +79,16 @@ impl Mesh {
             s.pods = 0;
         }
         let mut fabric = Fabric::new("mesh-fabric")?;
+        // The mesh is IPv4 only. With IPv6 on, every new interface (two per node) starts
+        // with DAD, MLD reports and router solicitations, multicast the bridge floods to
+        // every node, for seconds after the build: that landed on whichever speaker ran
+        // first. Off before the links exist, in every namespace, for both speakers.
+        no_ipv6(fabric.ns())?;
         let mut nodes = Vec::with_capacity(n);
         for s in &spec.nodes {
             crate::meshbench::check_interrupt()?;
             let ns = Netns::new("mesh")?;
+            no_ipv6(&ns)?;
             let att = fabric.attach(&ns, "eth0", &[ipnet::IpNet::V4(s.addr)])?;
             // As the lab: no ipip link type on this kernel, tunl0 is a tun device.
             ns.ip_batch("tuntap add dev tunl0 mode tun\nlink set tunl0 up\n")?;
