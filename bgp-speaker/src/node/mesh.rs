@@ -184,15 +184,17 @@ mod tests {
         assert!(!mesh_passive(ip("198.18.0.9"), ip("198.18.0.10")));
     }
 
+    /// Node n1 of a mesh n1..=n3 at 198.18.0.1..=3, then `rest`.
+    fn n1_of_three(rest: &str) -> NodeConfig {
+        let head = "[node]\nname = \"n1\"\nipv4 = \"198.18.0.1/24\"\n[mesh.members]\n";
+        let members = (1..=3).map(|i| format!("n{i} = \"198.18.0.{i}\"\n")).collect::<String>();
+        NodeConfig::parse(&format!("{head}{members}{rest}"), Path::new("t")).unwrap()
+    }
+
     #[test]
     fn mesh_and_peers() {
-        let src = r#"
-[node]
-name = "n1"
-ipv4 = "198.18.0.1/24"
-[mesh.members]
-n1 = "198.18.0.1"
-n2 = "198.18.0.2"
+        let cfg = n1_of_three(
+            r#"
 [[peers]]
 name = "tor"
 address = "198.18.0.254"
@@ -202,10 +204,10 @@ name = "other"
 node = "n2"
 address = "198.18.0.253"
 as = 65001
-"#;
-        let cfg = NodeConfig::parse(src, Path::new("t")).unwrap();
+"#,
+        );
         let w = wanted(&cfg, false);
-        assert_eq!(w.len(), 2);
+        assert_eq!(w.len(), 3);
         let m = &w[&"198.18.0.2".parse::<IpAddr>().unwrap()];
         assert_eq!(m.kind, PeerType::Mesh);
         assert!(m.config.session.passive);
@@ -219,14 +221,8 @@ as = 65001
     /// member), so the RIB interns them to one and they share one update group.
     #[test]
     fn mesh_members_share_one_export_policy() {
-        let src = r#"
-[node]
-name = "n1"
-ipv4 = "198.18.0.1/24"
-[mesh.members]
-n1 = "198.18.0.1"
-n2 = "198.18.0.2"
-n3 = "198.18.0.3"
+        let cfg = n1_of_three(
+            r#"
 [[filters]]
 name = "f"
 [[filters.export-v4]]
@@ -238,8 +234,8 @@ name = "tor"
 address = "198.18.0.254"
 as = 65001
 filters = ["f"]
-"#;
-        let cfg = NodeConfig::parse(src, Path::new("t")).unwrap();
+"#,
+        );
         let w = wanted(&cfg, false);
         let export = |a: &str| w[&a.parse::<IpAddr>().unwrap()].config.export.clone().unwrap();
         assert_eq!(export("198.18.0.2"), export("198.18.0.3"));
