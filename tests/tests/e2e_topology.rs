@@ -155,6 +155,20 @@ fn e2e_seed000_tor_router() {
     let (ok, out) = lab.ctl(0, &["routes", "10.244.2.0/26"]).unwrap();
     assert!(ok && out.contains("via 198.18.0.2 ") && out.contains("[64513 64512]"), "{out}");
     assert_all_ping(lab);
+    // The sessions with the router are TCP-MD5 signed on both ends (RFC 2385): with
+    // the key in place, an unsigned SYN from the other end's address is dropped by the
+    // kernel (a timeout, not a refusal), toward our node speaker and toward BIRD.
+    let unsigned = |from: &tests::netns::Netns, to: std::net::Ipv4Addr| {
+        from.tcp_connect(std::net::SocketAddr::from((to, 179)), Duration::from_millis(1500))
+    };
+    for i in 0..3 {
+        let node = lab.nodes[i].spec.addr.addr();
+        let gw = lab.nodes[i].spec.gateway.unwrap();
+        let e = unsigned(ns, node).expect_err("an unsigned SYN must not reach our speaker");
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "router -> node {i}: {e}");
+        let e = unsigned(&lab.nodes[i].ns, gw).expect_err("an unsigned SYN must not reach BIRD");
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "node {i} -> router: {e}");
+    }
 }
 
 /// `ping -i 0.05 -c count` from a pod, started now.

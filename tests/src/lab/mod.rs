@@ -65,6 +65,8 @@ pub struct LabSpec {
     /// Run BIRD on the router as a top-of-rack eBGP router of this AS: the mesh is off
     /// and every node peers with the router's address on its subnet.
     pub tor_as: Option<u32>,
+    /// TCP MD5 password (RFC 2385) on the sessions with the top-of-rack router.
+    pub tor_password: Option<String>,
 }
 
 fn net(s: &str) -> Ipv4Net {
@@ -93,6 +95,7 @@ impl LabSpec {
             extra: String::new(),
             reflectors: 0,
             tor_as: None,
+            tor_password: None,
         }
     }
 
@@ -105,11 +108,13 @@ impl LabSpec {
     /// Seed 000 with IPIP Never and the router running BIRD as a top-of-rack router in
     /// AS 64513: the mesh is off, each node peers (eBGP, node-specific BGPPeer) with
     /// the router's address on its subnet and accepts its own AS once in a path
-    /// (numAllowedLocalASNumbers = 1, since every node is in AS 64512).
+    /// (numAllowedLocalASNumbers = 1, since every node is in AS 64512). The sessions
+    /// with the router are signed with TCP MD5 (a BGPPeer `password`, BIRD `password`).
     pub fn seed000_tor() -> LabSpec {
         let mut s = LabSpec::seed000();
         s.ipip = "Never".into();
         s.tor_as = Some(64513);
+        s.tor_password = Some("tor-md5-secret".into());
         s
     }
 
@@ -257,9 +262,13 @@ pub fn node_config(spec: &LabSpec, i: usize, socket: &Path) -> String {
     // A node-specific BGPPeer: the top-of-rack router's address on this node's subnet.
     if let (Some(asn), Some(gw)) = (spec.tor_as, n.gateway) {
         s += &format!(
-            "[[peers]]\nname = \"tor\"\nnode = \"{}\"\naddress = \"{gw}\"\nas = {asn}\nnum-allowed-local-as-numbers = 1\n\n",
+            "[[peers]]\nname = \"tor\"\nnode = \"{}\"\naddress = \"{gw}\"\nas = {asn}\nnum-allowed-local-as-numbers = 1\n",
             n.name
         );
+        if let Some(pw) = &spec.tor_password {
+            s += &format!("password = \"{pw}\"\n");
+        }
+        s += "\n";
     }
     s += &spec.extra;
     s

@@ -30,9 +30,10 @@ template bgp node {{
   connect delay time 1;
   connect retry time 3;
   error wait time 5,30;
-  ipv4 {{ import all; export where source = RTS_BGP; }};
+  ipv4 {{ import all; export where source = RTS_BGP; }};{password}
 }}
-"#
+"#,
+        password = spec.tor_password.as_ref().map(|p| format!("\n  password \"{p}\";")).unwrap_or_default()
     );
     for (i, n) in spec.nodes.iter().enumerate() {
         s += &format!("protocol bgp node_{} from node {{ neighbor {} as 64512; }}\n", i + 1, n.addr.addr());
