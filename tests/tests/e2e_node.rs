@@ -270,3 +270,74 @@ fn e2e_planned_stop_keeps_kernel_routes() {
     let st = lab.peer_states(1).unwrap();
     assert!(st.iter().all(|p| p.2 != "up"), "{st:?}");
 }
+
+/// IPv6: two IPv6-only nodes (no IPv4 address, router ID set) on one link mesh over
+/// IPv6 and program each other's IPv6 block `via` the peer's address, and their own as
+/// a blackhole; `status` lists the session in its IPv6 section.
+#[test]
+fn e2e_ipv6_mesh_two_nodes() {
+    use tests::netns::{veth, Netns};
+    if !common::is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let bin = tests::lab::speaker_binary(true).expect("build bgp-speaker");
+    let dir = tests::WorkDir::new("e2e-v6").unwrap();
+    let ns: Vec<Netns> = (0..2).map(|_| Netns::new("v6").unwrap()).collect();
+    let addr = |i: usize| format!("fd00:18::{}", i + 1);
+    let net = |i: usize| format!("{}/64", addr(i)).parse::<ipnet::IpNet>().unwrap();
+    veth(&ns[0], "eth0", &[net(0)], &ns[1], "eth0", &[net(1)]).unwrap();
+    let block = |i: usize| format!("fd10:244:0:{}::/122", i + 1);
+    let mut procs = Vec::new();
+    let mut sockets = Vec::new();
+    for (i, node) in ns.iter().enumerate() {
+        let sock = dir.path().join(format!("n{i}.ctl"));
+        let cfg = format!(
+            r#"blocks = ["{block}"]
+[node]
+name = "v6-{n}"
+ipv6 = "{a}/64"
+router-id = "198.18.9.{n}"
+[control]
+socket = "{sock}"
+[[pools]]
+cidr = "fd10:244::/48"
+block-size = 122
+ipip-mode = "Never"
+[mesh.members]
+v6-1 = "{a0}"
+v6-2 = "{a1}"
+"#,
+            block = block(i),
+            n = i + 1,
+            a = addr(i),
+            sock = sock.display(),
+            a0 = addr(0),
+            a1 = addr(1),
+        );
+        let path = dir.path().join(format!("n{i}.toml"));
+        std::fs::write(&path, cfg).unwrap();
+        let log = dir.path().join(format!("n{i}.log"));
+        let args = ["run", "-c", path.to_str().unwrap()];
+        procs.push(tests::proc::Proc::spawn_in(node, bin.to_str().unwrap(), &args, &log).unwrap());
+        sockets.push(sock);
+    }
+    for i in 0..2 {
+        let other = 1 - i;
+        let mut want =
+            vec![format!("blackhole {} dev lo", block(i)), format!("{} via {} dev eth0", block(other), addr(other))];
+        want.sort();
+        let mut got = Vec::new();
+        let r = poll("IPv6 routes", Duration::from_secs(20), Duration::from_millis(100), || {
+            got = common::v6_routes_of(ns[i].name()).unwrap_or_default();
+            Ok((got == want).then_some(()))
+        });
+        let log = std::fs::read_to_string(dir.path().join(format!("n{i}.log"))).unwrap_or_default();
+        r.unwrap_or_else(|e| panic!("node {i}: {e}: got {got:?}, want {want:?}\n{log}"));
+        let out = tests::run_args(bin.to_str().unwrap(), &["-s", sockets[i].to_str().unwrap(), "status"])
+            .unwrap_or_else(|e| panic!("status: {e}"));
+        let v6 = out.split("IPv6").nth(1).unwrap_or_else(|| panic!("no IPv6 section:\n{out}"));
+        assert!(v6.contains(&addr(other)) && v6.contains("node-to-node mesh") && v6.contains("up"), "{out}");
+    }
+    drop(procs);
+}

@@ -118,3 +118,22 @@ impl RouteWatch {
         self.thread.join().unwrap_or_default()
     }
 }
+
+/// Node `ns`'s `ip -6 route show proto bird`, sorted, one route per line.
+#[allow(dead_code)]
+pub fn v6_routes_of(ns: &str) -> Option<Vec<String>> {
+    let out = tests::run_args("ip", &["-n", ns, "-6", "route", "show", "proto", "bird"]).ok()?;
+    let mut v: Vec<String> = out
+        .lines()
+        .map(|l| {
+            l.split_whitespace()
+                .filter(|w| *w != "linkdown")
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace(" metric 1024 pref medium", "")
+                .replace(" pref medium", "")
+        })
+        .collect();
+    v.sort();
+    Some(v)
+}
