@@ -64,6 +64,8 @@ pub struct MrtRecord {
 /// The body of an MRT record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "record", rename_all = "kebab-case")]
+// The BGP4MP variant holds a `Message` (an `Update` with inline storage).
+#[allow(clippy::large_enum_variant)]
 pub enum MrtBody {
     /// BGP4MP / BGP4MP_ET MESSAGE* subtypes (RFC 6396 §4.4.2-§4.4.6, RFC 8050 §3).
     Bgp4mpMessage(Bgp4mpMessage),
