@@ -42,6 +42,7 @@ mod reader;
 mod route_refresh;
 pub mod types;
 mod update;
+mod update_small;
 
 pub use attr::{
     AsPath, AsSegment, AttrValue, Attribute, Community, ExtendedCommunity, LargeCommunity, MpNlri, MpReach, MpUnreach,

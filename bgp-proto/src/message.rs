@@ -109,6 +109,13 @@ impl Message {
     /// Appends the whole message to `out`. Fails, leaving `out` as it was, when the
     /// message would exceed the context's maximum length.
     pub fn encode(&self, ctx: &EncodeCtx, out: &mut BytesMut) -> std::result::Result<usize, EncodeError> {
+        if let Message::Update(u) = self {
+            if crate::update_small::candidate(u) {
+                if let Some(n) = crate::update_small::encode(u, ctx, out) {
+                    return Ok(n);
+                }
+            }
+        }
         let start = out.len();
         let at = start_header(out, self.msg_type());
         let r = match self {
