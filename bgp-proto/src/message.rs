@@ -110,10 +110,9 @@ impl Message {
     /// message would exceed the context's maximum length.
     pub fn encode(&self, ctx: &EncodeCtx, out: &mut BytesMut) -> std::result::Result<usize, EncodeError> {
         if let Message::Update(u) = self {
-            if crate::update_small::candidate(u) {
-                if let Some(n) = crate::update_small::encode(u, ctx, out) {
-                    return Ok(n);
-                }
+            // Small UPDATEs in one pass over a stack buffer; the rest below.
+            if let Some(n) = crate::update_small::encode(u, ctx, out) {
+                return Ok(n);
             }
         }
         let start = out.len();

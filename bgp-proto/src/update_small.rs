@@ -4,10 +4,10 @@
 //! capacity check and a length update per piece (a dozen pieces); here every piece is a
 //! fixed-size store into a stack buffer whose marker is preset, the length fields are
 //! filled in at the end, and the message goes to `out` in one copy. Whatever this path
-//! does not handle (a value over 255 octets, an Extended Length flag, MP_REACH_NLRI,
-//! AGGREGATOR, AS4 attributes, unknown attributes, a message over [`SMALL`] octets)
-//! makes it give up before `out` is touched, and the general encoder runs instead. The
-//! bytes are the same either way (a unit test below and the golden tests check it).
+//! does not handle (a message over [`SMALL`] octets, an Extended Length flag,
+//! MP_REACH_NLRI, AGGREGATOR, AS4 attributes, unknown attributes) makes it give up
+//! before `out` is touched, and the general encoder runs instead. The bytes are the same
+//! either way (a unit test below and the golden tests check it).
 
 use crate::attr::{flags, type_code, AsPath, AttrValue, Attribute};
 use crate::ctx::EncodeCtx;
@@ -19,14 +19,9 @@ use crate::update::Update;
 use bytes::BytesMut;
 use ipnet::Ipv4Net;
 
-/// The largest message this path writes.
-pub(crate) const SMALL: usize = 256;
-
-/// Whether `u` is worth trying on this path: few attributes and prefixes.
-#[inline(always)]
-pub(crate) fn candidate(u: &Update) -> bool {
-    u.attributes.len() <= crate::update::INLINE_ATTRIBUTES && u.nlri.len() + u.withdrawn.len() <= 8
-}
+/// The largest message this path writes: Calico UPDATEs are 40-100 octets, and a
+/// smaller buffer is cheaper to preset.
+pub(crate) const SMALL: usize = 128;
 
 /// The message being written: a preset marker, then a cursor.
 struct Writer {
@@ -137,8 +132,9 @@ impl Writer {
 
 /// Appends the whole UPDATE message (header included) to `out` and returns its length,
 /// or returns `None` with `out` untouched when the message is not one this path writes.
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn encode(u: &Update, ctx: &EncodeCtx, out: &mut BytesMut) -> Option<usize> {
+    const { assert!(SMALL < 256, "the length fields are written as one octet") };
     // The marker is all ones (RFC 4271 §4.1): preset with the rest of the buffer.
     let mut w = Writer { b: [0xff; SMALL], n: HEADER_LEN + 2 };
     let add = ctx.add_path(AfiSafi::IPV4_UNICAST);
@@ -150,12 +146,13 @@ pub(crate) fn encode(u: &Update, ctx: &EncodeCtx, out: &mut BytesMut) -> Option<
         w.attribute(a, ctx)?;
     }
     let alen = w.n - alen_at - 2;
-    w.nlri(&u.nlri, add)?;
-    let n = w.n;
-    if n > 255 {
-        // The length fields below are written as one octet.
+    // A prefix takes at least one octet: give up at once on a long NLRI field.
+    let nlri = u.nlri.as_slice();
+    if nlri.len() > SMALL {
         return None;
     }
+    w.nlri(nlri, add)?;
+    let n = w.n;
     w.b[16..HEADER_LEN + 2].copy_from_slice(&[0, n as u8, msg_type::UPDATE, 0, wlen as u8]);
     w.b[alen_at..alen_at + 2].copy_from_slice(&[0, alen as u8]);
     out.extend_from_slice(&w.b[..n]);
