@@ -504,7 +504,7 @@ fn round_trip_synthetic() {
     assert_eq!(back[1].body, MrtBody::Rib(rib4));
     assert_eq!(back[1].header.subtype, mrt::td2::RIB_IPV4_UNICAST_ADDPATH);
     assert_eq!(back[2].body, MrtBody::Rib(rib6));
-    assert_eq!(back[3].body, MrtBody::Bgp4mpMessage(msg.clone()));
+    assert_eq!(back[3].body, MrtBody::Bgp4mpMessage(Box::new(msg.clone())));
     assert_eq!((back[3].header.mrt_type, back[3].header.subtype), (17, mrt::bgp4mp::MESSAGE_AS4_ADDPATH));
     assert_eq!(back[3].header.microseconds, Some(123_456));
     assert_eq!((back[4].header.mrt_type, back[4].header.subtype), (16, mrt::bgp4mp::MESSAGE_AS4));
