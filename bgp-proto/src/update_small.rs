@@ -38,6 +38,16 @@ impl Writer {
         Some(())
     }
 
+    /// A fixed-size attribute with a one-octet length and a 4-octet value (7 octets),
+    /// stored as one 8-octet word (the next piece overwrites the eighth octet).
+    #[inline(always)]
+    fn put_u32_attr(&mut self, f: u8, t: u8, x: u32) -> Option<()> {
+        let w = (f as u64) | (t as u64) << 8 | 4 << 16 | (x.swap_bytes() as u64) << 24;
+        self.b.get_mut(self.n..self.n + 8)?.copy_from_slice(&w.to_le_bytes());
+        self.n += 7;
+        Some(())
+    }
+
     /// A run of IPv4 prefixes: each one a fixed-size window (the next one overwrites
     /// the unused octets).
     #[inline(always)]
@@ -105,17 +115,13 @@ impl Writer {
         if f & flags::EXTENDED_LENGTH != 0 {
             return None;
         }
-        let u32_attr = |t: u8, x: u32| {
-            let b = x.to_be_bytes();
-            [f, t, 4, b[0], b[1], b[2], b[3]]
-        };
         match &a.value {
             AttrValue::Origin(o) => self.put([f, ORIGIN, 1, *o as u8]),
-            AttrValue::NextHop(x) => self.put(u32_attr(NEXT_HOP, x.to_bits())),
-            AttrValue::Med(x) => self.put(u32_attr(MED, *x)),
-            AttrValue::LocalPref(x) => self.put(u32_attr(LOCAL_PREF, *x)),
-            AttrValue::OriginatorId(x) => self.put(u32_attr(ORIGINATOR_ID, x.to_bits())),
-            AttrValue::Otc(x) => self.put(u32_attr(OTC, *x)),
+            AttrValue::NextHop(x) => self.put_u32_attr(f, NEXT_HOP, x.to_bits()),
+            AttrValue::Med(x) => self.put_u32_attr(f, MED, *x),
+            AttrValue::LocalPref(x) => self.put_u32_attr(f, LOCAL_PREF, *x),
+            AttrValue::OriginatorId(x) => self.put_u32_attr(f, ORIGINATOR_ID, x.to_bits()),
+            AttrValue::Otc(x) => self.put_u32_attr(f, OTC, *x),
             AttrValue::AtomicAggregate => self.put([f, ATOMIC_AGGREGATE, 0]),
             AttrValue::AsPath(p) => self.as_path(f, p, ctx.four_octet_as),
             AttrValue::Communities(c) => self.items(f, COMMUNITIES, c, |c| c.0.to_be_bytes()),
