@@ -78,8 +78,8 @@ fn fixture_calico(name: &'static str, communities: bool) -> Fixture {
         ])));
     }
     let u = bgp_proto::Update {
-        attributes,
-        nlri: vec![Nlri::new("10.244.1.64/26".parse().unwrap())],
+        attributes: attributes.into(),
+        nlri: bgp_proto::smallvec::smallvec![Nlri::new("10.244.1.64/26".parse().unwrap())],
         ..Default::default()
     };
     let bytes = Message::Update(u.clone()).to_bytes(&EncodeCtx::default()).unwrap().to_vec();

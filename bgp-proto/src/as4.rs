@@ -57,8 +57,8 @@ mod tests {
         ];
         assert!(add_as4_attributes(&mut attrs));
         let u = Update {
-            attributes: attrs,
-            nlri: vec![crate::Nlri::new("10.0.0.0/8".parse().unwrap())],
+            attributes: attrs.into(),
+            nlri: smallvec::smallvec![crate::Nlri::new("10.0.0.0/8".parse().unwrap())],
             ..Default::default()
         };
         let two = EncodeCtx { four_octet_as: false, ..Default::default() };

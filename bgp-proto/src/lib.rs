@@ -12,12 +12,12 @@
 //! ```
 //! use bgp_proto::{Message, DecodeCtx, EncodeCtx, Update, Attribute, AttrValue, Origin, AsPath, Nlri};
 //! let u = Update {
-//!     attributes: vec![
+//!     attributes: bgp_proto::smallvec::smallvec![
 //!         Attribute::new(AttrValue::Origin(Origin::Igp)),
 //!         Attribute::new(AttrValue::AsPath(AsPath::from_sequence([64512]))),
 //!         Attribute::new(AttrValue::NextHop("198.18.0.1".parse().unwrap())),
 //!     ],
-//!     nlri: vec![Nlri::new("10.244.1.0/26".parse().unwrap())],
+//!     nlri: bgp_proto::smallvec::smallvec![Nlri::new("10.244.1.0/26".parse().unwrap())],
 //!     ..Default::default()
 //! };
 //! let bytes = Message::Update(u.clone()).to_bytes(&EncodeCtx::default()).unwrap();
@@ -42,6 +42,7 @@ mod reader;
 mod route_refresh;
 pub mod types;
 mod update;
+mod update_small;
 
 pub use attr::{
     AsPath, AsSegment, AttrValue, Attribute, Community, ExtendedCommunity, LargeCommunity, MpNlri, MpReach, MpUnreach,
@@ -57,5 +58,7 @@ pub use nlri::Nlri;
 pub use notification::Notification;
 pub use open::{Open, OptionalParameter, AS_TRANS};
 pub use route_refresh::{RefreshSubtype, RouteRefresh};
+/// The inline vector type of [`Update`]'s fields, re-exported for its `smallvec!` macro.
+pub use smallvec;
 pub use types::{Afi, AfiSafi, FamilySet, Safi};
-pub use update::Update;
+pub use update::{Attributes, NlriList, Update, INLINE_ATTRIBUTES};

@@ -13,6 +13,9 @@ use serde::Serialize;
 /// A BGP message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "type", content = "body", rename_all = "kebab-case")]
+// `Update` keeps its attributes and a prefix inline (no allocation per decoded UPDATE);
+// boxing it to shrink the enum would bring an allocation back.
+#[allow(clippy::large_enum_variant)]
 pub enum Message {
     /// OPEN (type 1).
     Open(Open),
@@ -42,7 +45,14 @@ impl Message {
                 && (23..=ctx.max_message_len()).contains(&len)
                 && msg.len() >= len
             {
-                return Update::decode_body(&msg[HEADER_LEN..len], ctx).map(Message::Update);
+                // Built in place: a move of the decoded UPDATE would be a `memcpy`.
+                let mut r = Ok(Message::Update(Update::default()));
+                if let Ok(Message::Update(u)) = &mut r {
+                    if let Err(e) = Update::decode_body_into(&msg[HEADER_LEN..len], ctx, u) {
+                        r = Err(e);
+                    }
+                }
+                return r;
             }
         }
         Self::decode_checked(msg, ctx)
@@ -99,6 +109,12 @@ impl Message {
     /// Appends the whole message to `out`. Fails, leaving `out` as it was, when the
     /// message would exceed the context's maximum length.
     pub fn encode(&self, ctx: &EncodeCtx, out: &mut BytesMut) -> std::result::Result<usize, EncodeError> {
+        if let Message::Update(u) = self {
+            // Small UPDATEs in one pass over a stack buffer; the rest below.
+            if let Some(n) = crate::update_small::encode(u, ctx, out) {
+                return Ok(n);
+            }
+        }
         let start = out.len();
         let at = start_header(out, self.msg_type());
         let r = match self {

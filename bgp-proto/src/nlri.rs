@@ -5,6 +5,7 @@
 use bytes::{BufMut, BytesMut};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
+use smallvec::SmallVec;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// One NLRI entry: a prefix, with its path identifier when ADD-PATH is in force.
@@ -150,6 +151,69 @@ static MASK128: [u128; 129] = {
     t
 };
 
+/// Where a decode loop puts its prefixes: a `Vec`, or the inline vector of
+/// [`crate::Update`] ([`crate::NlriList`]) for short runs.
+pub(crate) trait NlriSink<P> {
+    /// Makes room for `want` prefixes.
+    fn prepare(&mut self, want: usize);
+    /// Appends one prefix.
+    fn push_nlri(&mut self, n: Nlri<P>);
+}
+
+impl<P> NlriSink<P> for Vec<Nlri<P>> {
+    #[inline(always)]
+    fn prepare(&mut self, want: usize) {
+        if self.capacity() == 0 {
+            // A fresh vector: `with_capacity` is a plain allocation, where `reserve` takes
+            // the general growth path.
+            *self = Vec::with_capacity(want);
+        } else {
+            self.reserve(want);
+        }
+    }
+    #[inline(always)]
+    fn push_nlri(&mut self, n: Nlri<P>) {
+        self.push(n)
+    }
+}
+
+impl<P, const N: usize> NlriSink<P> for SmallVec<[Nlri<P>; N]> {
+    #[inline(always)]
+    fn prepare(&mut self, _want: usize) {}
+    #[inline(always)]
+    fn push_nlri(&mut self, n: Nlri<P>) {
+        self.push(n)
+    }
+}
+
+/// Decodes a run of IPv4 prefixes into the inline vector of an UPDATE field.
+///
+/// A run of at most one window (a Calico UPDATE's single prefix) is decoded in place;
+/// a longer one into a `Vec` whose buffer the inline vector then takes over (no copy),
+/// so long runs keep the `Vec` loop.
+#[inline]
+pub(crate) fn decode_v4_into<const N: usize>(
+    buf: &[u8],
+    add_path: bool,
+    out: &mut SmallVec<[Nlri<Ipv4Net>; N]>,
+) -> Result<(), NlriFault> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let window = if add_path { 9 } else { 5 };
+    if buf.len() <= window * N {
+        return if add_path { decode_run::<Ipv4Net, true>(buf, out) } else { decode_run::<Ipv4Net, false>(buf, out) };
+    }
+    let mut v = Vec::new();
+    let r = decode_v4(buf, add_path, &mut v);
+    if out.is_empty() {
+        *out = SmallVec::from_vec(v);
+    } else {
+        out.extend(v);
+    }
+    r
+}
+
 /// Decodes a run of IPv4 prefixes.
 #[inline]
 pub(crate) fn decode_v4(buf: &[u8], add_path: bool, out: &mut Vec<Nlri<Ipv4Net>>) -> Result<(), NlriFault> {
@@ -179,7 +243,7 @@ pub(crate) fn decode_v6(buf: &[u8], add_path: bool, out: &mut Vec<Nlri<Ipv6Net>>
 /// the only check left is the length, and the address is one unaligned load and a
 /// mask. The last few prefixes take the careful path, which also reports the faults.
 #[inline(always)]
-fn decode_run<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut Vec<Nlri<P>>) -> Result<(), NlriFault> {
+fn decode_run<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut impl NlriSink<P>) -> Result<(), NlriFault> {
     if buf.is_empty() {
         return Ok(());
     }
@@ -187,21 +251,14 @@ fn decode_run<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut Vec<Nlri<P>>) ->
     let window = hdr + P::MAX_LEN as usize / 8;
     // Typical full-table prefixes take about a quarter of the window; `push` grows the
     // vector when shorter prefixes are packed in.
-    let want = buf.len() / (hdr + P::MAX_LEN as usize / 32) + 1;
-    if out.capacity() == 0 {
-        // A fresh vector: `with_capacity` is a plain allocation, where `reserve` takes
-        // the general growth path.
-        *out = Vec::with_capacity(want);
-    } else {
-        out.reserve(want);
-    }
+    out.prepare(buf.len() / (hdr + P::MAX_LEN as usize / 32) + 1);
     let mut i = 0usize;
     while let Some(w) = buf.get(i..i + window) {
         let path_id = if ADD { Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]])) } else { None };
         let Some(prefix) = P::read_wide(&w[hdr - 1..]) else {
             break; // Length too large: the careful path reports it.
         };
-        out.push(Nlri { path_id, prefix });
+        out.push_nlri(Nlri { path_id, prefix });
         i += hdr + (prefix.len_bits() as usize).div_ceil(8);
     }
     if i == buf.len() {
@@ -212,7 +269,11 @@ fn decode_run<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut Vec<Nlri<P>>) ->
 
 #[cold]
 #[inline(never)]
-fn decode_tail<P: Prefix, const ADD: bool>(buf: &[u8], mut i: usize, out: &mut Vec<Nlri<P>>) -> Result<(), NlriFault> {
+fn decode_tail<P: Prefix, const ADD: bool>(
+    buf: &[u8],
+    mut i: usize,
+    out: &mut impl NlriSink<P>,
+) -> Result<(), NlriFault> {
     let end = buf.len();
     while i < end {
         let start = i;
@@ -239,7 +300,7 @@ fn decode_tail<P: Prefix, const ADD: bool>(buf: &[u8], mut i: usize, out: &mut V
         if end - i < n {
             return Err(NlriFault { at: start, reason: "prefix overruns the field" });
         }
-        out.push(Nlri { path_id, prefix: P::from_octets(&buf[i..i + n], len) });
+        out.push_nlri(Nlri { path_id, prefix: P::from_octets(&buf[i..i + n], len) });
         i += n;
     }
     Ok(())

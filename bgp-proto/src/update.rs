@@ -9,16 +9,29 @@ use crate::types::AfiSafi;
 use bytes::{Bytes, BytesMut};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
+use smallvec::SmallVec;
+
+/// Attributes [`Update::attributes`] holds without a heap allocation: a Calico UPDATE
+/// carries ORIGIN, AS_PATH, NEXT_HOP, LOCAL_PREF and up to two community attributes.
+pub const INLINE_ATTRIBUTES: usize = 6;
+
+/// The path attributes of an UPDATE, in wire order; up to [`INLINE_ATTRIBUTES`] are
+/// stored inline (no allocation per decoded message).
+pub type Attributes = SmallVec<[Attribute; INLINE_ATTRIBUTES]>;
+
+/// The IPv4 prefixes of the Withdrawn Routes or NLRI field; one is stored inline (the
+/// vector is then as large as a `Vec`), more go to the heap.
+pub type NlriList = SmallVec<[Nlri<Ipv4Net>; 1]>;
 
 /// An UPDATE message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Update {
     /// Withdrawn IPv4 unicast routes.
-    pub withdrawn: Vec<Nlri<Ipv4Net>>,
+    pub withdrawn: NlriList,
     /// Path attributes in wire order.
-    pub attributes: Vec<Attribute>,
+    pub attributes: Attributes,
     /// Announced IPv4 unicast routes.
-    pub nlri: Vec<Nlri<Ipv4Net>>,
+    pub nlri: NlriList,
 }
 
 impl Update {
@@ -34,7 +47,10 @@ impl Update {
             _ => MpNlri::Opaque(Bytes::new()),
         };
         Update {
-            attributes: vec![Attribute::new(AttrValue::MpUnreach(Box::new(MpUnreach { family, withdrawn })))],
+            attributes: smallvec::smallvec![Attribute::new(AttrValue::MpUnreach(Box::new(MpUnreach {
+                family,
+                withdrawn
+            })))],
             ..Default::default()
         }
     }
@@ -158,6 +174,20 @@ impl Update {
     /// `action` `AttributeDiscard` or `TreatAsWithdraw` and the usable rest of the
     /// UPDATE in `salvaged`.
     pub fn decode_body(body: &[u8], ctx: &DecodeCtx) -> Result<Update> {
+        let mut u = Update::default();
+        Self::decode_body_into(body, ctx, &mut u)?;
+        Ok(u)
+    }
+
+    /// [`Update::decode_body`] into `u`, which must be empty: the decoded UPDATE is
+    /// built where the caller wants it (an `Update` with its inline vectors is a few
+    /// hundred octets, so each move is a `memcpy`). On error `u` holds a part.
+    #[inline(always)]
+    pub(crate) fn decode_body_into(
+        body: &[u8],
+        ctx: &DecodeCtx,
+        u: &mut Update,
+    ) -> std::result::Result<(), DecodeError> {
         let reset = |kind, off, s, data: Bytes| DecodeError::new(kind, off, code::UPDATE_MESSAGE, s, data);
         let len_err =
             |why| reset(ErrorKind::BadUpdateLengths(why), HEADER_LEN, sub::MALFORMED_ATTRIBUTE_LIST, Bytes::new());
@@ -179,14 +209,12 @@ impl Update {
         let abuf = &body[attrs_at..attrs_at + alen];
         let nbuf = &body[attrs_at + alen..];
 
-        // An attribute takes at least 3 octets; one allocation covers typical UPDATEs.
-        let mut u = Update { attributes: Vec::with_capacity((alen / 3).min(16)), ..Default::default() };
         let add_v4 = ctx.add_path(AfiSafi::IPV4_UNICAST);
         // RFC 7606 §5.3: an NLRI field that cannot be parsed resets the session.
-        nlri::decode_v4(wbuf, add_v4, &mut u.withdrawn).map_err(|f| {
+        nlri::decode_v4_into(wbuf, add_v4, &mut u.withdrawn).map_err(|f| {
             reset(ErrorKind::BadNlri(f.reason), HEADER_LEN + 2 + f.at, sub::INVALID_NETWORK_FIELD, Bytes::new())
         })?;
-        nlri::decode_v4(nbuf, add_v4, &mut u.nlri).map_err(|f| {
+        nlri::decode_v4_into(nbuf, add_v4, &mut u.nlri).map_err(|f| {
             reset(
                 ErrorKind::BadNlri(f.reason),
                 HEADER_LEN + attrs_at + alen + f.at,
@@ -310,7 +338,10 @@ impl Update {
         }
 
         if faults.is_empty() {
-            return Ok(u);
+            // Nothing to free in an empty `Vec`: skip its out-of-line drop (~25
+            // instructions, 2% of a small UPDATE's decode).
+            std::mem::forget(faults);
+            return Ok(());
         }
         // The worst action wins; the first error of that action is the headline.
         let worst = faults.iter().map(|e| e.action).max().unwrap_or(Action::AttributeDiscard);
@@ -329,7 +360,7 @@ impl Update {
         }
         // Only the two non-fatal actions come with the salvaged UPDATE.
         if worst <= Action::TreatAsWithdraw {
-            head.salvaged = Some(Box::new(u));
+            head.salvaged = Some(Box::new(std::mem::take(u)));
         }
         Err(head)
     }

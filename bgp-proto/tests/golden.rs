@@ -194,8 +194,8 @@ fn update_every_attribute_4_octet() {
         "),
     );
     let u = Update {
-        withdrawn: vec![v4("10.1.0.0/16")],
-        attributes: vec![
+        withdrawn: bgp_proto::smallvec::smallvec![v4("10.1.0.0/16")],
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::Origin(Origin::Incomplete)),
             a(AttrValue::AsPath(AsPath {
                 segments: vec![
@@ -231,7 +231,12 @@ fn update_every_attribute_4_octet() {
             Attribute { flags: 0xe0, value: AttrValue::Unknown { type_code: 99, data: Bytes::from(h("010203")) } },
             Attribute { flags: 0x80, value: AttrValue::Unknown { type_code: 100, data: Bytes::from(h("beef")) } },
         ],
-        nlri: vec![v4("10.244.1.0/24"), v4("10.244.2.64/26"), v4("192.0.2.1/32"), v4("0.0.0.0/0")],
+        nlri: bgp_proto::smallvec::smallvec![
+            v4("10.244.1.0/24"),
+            v4("10.244.2.64/26"),
+            v4("192.0.2.1/32"),
+            v4("0.0.0.0/0")
+        ],
     };
     golden(&b, &Message::Update(u.clone()), &d4(), &e4());
     let ec = ExtendedCommunity::route_target(65000, 100);
@@ -258,8 +263,8 @@ fn update_two_octet_as_with_as4_path_and_as4_aggregator() {
         &h("18 0af401"),
     );
     let u = Update {
-        withdrawn: vec![],
-        attributes: vec![
+        withdrawn: Default::default(),
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath {
                 segments: vec![seg(SegmentKind::Sequence, &[65000, 23456]), seg(SegmentKind::Set, &[100, 23456])],
@@ -271,7 +276,7 @@ fn update_two_octet_as_with_as4_path_and_as4_aggregator() {
             })),
             a(AttrValue::As4Aggregator(Aggregator { asn: 65536, address: ip("192.0.2.1") })),
         ],
-        nlri: vec![v4("10.244.1.0/24")],
+        nlri: bgp_proto::smallvec::smallvec![v4("10.244.1.0/24")],
     };
     golden(&b, &Message::Update(u.clone()), &d2(), &e2());
     // RFC 6793 §4.2.3: the real path.
@@ -292,7 +297,7 @@ fn rfc6793_merge_rules() {
             attributes.push(a(AttrValue::Aggregator(Aggregator { asn: g, address: ip("192.0.2.1") })));
             attributes.push(a(AttrValue::As4Aggregator(Aggregator { asn: g4, address: ip("192.0.2.1") })));
         }
-        Update { attributes, ..Default::default() }.effective_as_path().unwrap()
+        Update { attributes: attributes.into(), ..Default::default() }.effective_as_path().unwrap()
     };
     // AS_PATH longer than AS4_PATH: the leading ASNs of AS_PATH, then AS4_PATH.
     let p = AsPath::from_sequence([65001, 65002, 23456, 23456]);
@@ -325,14 +330,17 @@ fn rfc6793_merge_rules() {
 fn aggregator_two_octet_sends_as_trans() {
     // A 4-octet aggregator ASN on a 2-octet session is sent as AS_TRANS.
     let u = Update {
-        attributes: vec![a(AttrValue::Aggregator(Aggregator { asn: 65536, address: ip("192.0.2.1") }))],
+        attributes: bgp_proto::smallvec::smallvec![a(AttrValue::Aggregator(Aggregator {
+            asn: 65536,
+            address: ip("192.0.2.1")
+        }))],
         ..Default::default()
     };
     let b = enc(&Message::Update(u), &e2());
     assert_eq!(hex::encode(&b[19..]), hex::encode(h("0000 0009  c0 07 06 5ba0 c0000201")));
     // And AS_PATH ASNs above 65535 become AS_TRANS (RFC 6793 §4.2.2).
     let u = Update {
-        attributes: vec![a(AttrValue::AsPath(AsPath::from_sequence([65000, 4200000000])))],
+        attributes: bgp_proto::smallvec::smallvec![a(AttrValue::AsPath(AsPath::from_sequence([65000, 4200000000])))],
         ..Default::default()
     };
     let b = enc(&Message::Update(u), &e2());
@@ -359,8 +367,8 @@ fn mp_reach_unreach_ipv4_and_ipv6_unicast() {
         &[],
     );
     let u = Update {
-        withdrawn: vec![],
-        attributes: vec![
+        withdrawn: Default::default(),
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV4_UNICAST,
                 next_hop: NextHop::V4(ip("192.0.2.1")),
@@ -373,7 +381,7 @@ fn mp_reach_unreach_ipv4_and_ipv6_unicast() {
             a(AttrValue::Origin(Origin::Igp)),
             a(AttrValue::AsPath(AsPath::default())),
         ],
-        nlri: vec![],
+        nlri: Default::default(),
     };
     golden(&b, &Message::Update(u.clone()), &d4(), &e4());
     assert_eq!(u.announced_v4().count(), 1);
@@ -401,8 +409,8 @@ fn mp_reach_unreach_ipv4_and_ipv6_unicast() {
         &[],
     );
     let u = Update {
-        withdrawn: vec![],
-        attributes: vec![
+        withdrawn: Default::default(),
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: ip6("2001:db8::1"), link_local: Some(ip6("fe80::1")) },
@@ -416,7 +424,7 @@ fn mp_reach_unreach_ipv4_and_ipv6_unicast() {
             a(AttrValue::AsPath(AsPath::from_sequence([65000]))),
             a(AttrValue::Med(0)),
         ],
-        nlri: vec![],
+        nlri: Default::default(),
     };
     golden(&b, &Message::Update(u.clone()), &d4(), &e4());
     assert_eq!(u.announced_v6().count(), 2);
@@ -433,7 +441,7 @@ fn mp_reach_unreach_ipv4_and_ipv6_unicast() {
         &[],
     );
     let u = Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: ip6("2001:db8::1"), link_local: None },
@@ -462,7 +470,7 @@ fn ipv4_nlri_with_ipv6_next_hop_rfc8950() {
         &[],
     );
     let u = Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV4_UNICAST,
                 next_hop: NextHop::V6 { global: ip6("2001:db8::1"), link_local: None },
@@ -503,9 +511,9 @@ fn add_path_nlri_rfc7911() {
         nlri: MpNlri::Ipv6(vec![Nlri::with_path_id("2001:db8:1::/48".parse().unwrap(), 7)]),
     }))));
     let u = Update {
-        withdrawn: vec![Nlri::with_path_id("10.1.0.0/16".parse().unwrap(), 3)],
-        attributes,
-        nlri: vec![
+        withdrawn: bgp_proto::smallvec::smallvec![Nlri::with_path_id("10.1.0.0/16".parse().unwrap(), 3)],
+        attributes: attributes.into(),
+        nlri: bgp_proto::smallvec::smallvec![
             Nlri::with_path_id("10.244.1.0/24".parse().unwrap(), 1),
             Nlri::with_path_id("10.244.1.0/24".parse().unwrap(), 2),
         ],
@@ -539,7 +547,7 @@ fn end_of_rib_both_forms_rfc4724() {
     assert_eq!(eor.as_end_of_rib(), Some(EVPN));
 
     // An UPDATE that withdraws something is not an End-of-RIB.
-    let u = Update { withdrawn: vec![v4("10.0.0.0/8")], ..Default::default() };
+    let u = Update { withdrawn: bgp_proto::smallvec::smallvec![v4("10.0.0.0/8")], ..Default::default() };
     assert_eq!(u.as_end_of_rib(), None);
 }
 
@@ -580,7 +588,7 @@ fn opaque_families_byte_exact() {
         &[],
     );
     let u = Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::MpReach(Box::new(MpReach {
                 family: VPNV4,
                 next_hop: NextHop::Raw(Bytes::from(vpn_nh.clone())),
@@ -599,7 +607,7 @@ fn opaque_families_byte_exact() {
 
     let b = update(&[], &cat(&[&h("80 0e 1c 0019 46 04 c0000201 00"), &evpn_nlri, &h("40 01 01 00  40 02 00")]), &[]);
     let u = Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::MpReach(Box::new(MpReach {
                 family: EVPN,
                 next_hop: NextHop::Raw(Bytes::from(h("c0000201"))),
@@ -622,7 +630,7 @@ fn opaque_families_byte_exact() {
         &[],
     );
     let u = Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             a(AttrValue::MpReach(Box::new(MpReach {
                 family: FLOWSPEC4,
                 next_hop: NextHop::Raw(Bytes::new()),
@@ -650,7 +658,7 @@ fn extended_length_attribute_and_extended_message_rfc8654() {
     assert_eq!(b.len(), 19 + 4 + 6000);
     let d = DecodeCtx { extended_message: true, ..d4() };
     let e = EncodeCtx { extended_message: true, ..e4() };
-    let u = Update { withdrawn: prefixes, ..Default::default() };
+    let u = Update { withdrawn: prefixes.into(), ..Default::default() };
     golden(&b, &Message::Update(u.clone()), &d, &e);
     // Without the capability: a Bad Message Length whose data is the length field.
     let err = Message::decode(&b, &d4()).unwrap_err();
@@ -670,7 +678,9 @@ fn extended_length_attribute_and_extended_message_rfc8654() {
     let comms: Vec<u8> = (0..100u32).flat_map(|i| (0xfde8_0000 | i).to_be_bytes()).collect();
     let b = update(&[], &cat(&[&h("d0 08 0190  # COMMUNITIES, Extended Length, 400 octets"), &comms]), &[]);
     let u = Update {
-        attributes: vec![a(AttrValue::Communities((0..100).map(|i| Community::new(65000, i)).collect()))],
+        attributes: bgp_proto::smallvec::smallvec![a(AttrValue::Communities(
+            (0..100).map(|i| Community::new(65000, i)).collect()
+        ))],
         ..Default::default()
     };
     // (An UPDATE with attributes but no NLRI: valid syntax, the session decides.)

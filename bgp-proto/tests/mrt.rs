@@ -142,7 +142,7 @@ fn as_path_str(p: &AsPath) -> String {
 
 /// The `aspath|origin|nexthop|localpref|med|communities` part of a bgpdump line.
 fn attrs_str(attrs: &[Attribute], next_hop: String) -> String {
-    let u = Update { attributes: attrs.to_vec(), ..Default::default() };
+    let u = Update { attributes: attrs.to_vec().into(), ..Default::default() };
     let path = u.effective_as_path().map(|p| as_path_str(&p)).unwrap_or_default();
     let origin = match u.attribute(1) {
         Some(AttrValue::Origin(o)) => format!("{o:?}").to_uppercase(),
@@ -458,7 +458,7 @@ fn round_trip_synthetic() {
         errors: vec![],
     };
     let update = Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             Attribute::new(AttrValue::Origin(Origin::Igp)),
             Attribute::new(AttrValue::AsPath(AsPath::from_sequence([4_200_000_000]))),
             Attribute::new(AttrValue::MpReach(Box::new(MpReach {
@@ -504,7 +504,7 @@ fn round_trip_synthetic() {
     assert_eq!(back[1].body, MrtBody::Rib(rib4));
     assert_eq!(back[1].header.subtype, mrt::td2::RIB_IPV4_UNICAST_ADDPATH);
     assert_eq!(back[2].body, MrtBody::Rib(rib6));
-    assert_eq!(back[3].body, MrtBody::Bgp4mpMessage(msg.clone()));
+    assert_eq!(back[3].body, MrtBody::Bgp4mpMessage(Box::new(msg.clone())));
     assert_eq!((back[3].header.mrt_type, back[3].header.subtype), (17, mrt::bgp4mp::MESSAGE_AS4_ADDPATH));
     assert_eq!(back[3].header.microseconds, Some(123_456));
     assert_eq!((back[4].header.mrt_type, back[4].header.subtype), (16, mrt::bgp4mp::MESSAGE_AS4));

@@ -224,7 +224,7 @@ fn update_for(d: &DecodeCtx) -> BoxedStrategy<Update> {
                 by_type.entry(a.type_code()).or_insert(a);
             }
             attributes.extend(by_type.into_values());
-            let u = Update { withdrawn, attributes, nlri };
+            let u = Update { withdrawn: withdrawn.into(), attributes: attributes.into(), nlri: nlri.into() };
             if u.has_reachable() {
                 u
             } else {
@@ -394,13 +394,13 @@ proptest! {
 #[test]
 fn two_octet_context_substitutes_as_trans() {
     let u = Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             Attribute::new(AttrValue::Origin(Origin::Igp)),
             Attribute::new(AttrValue::AsPath(AsPath::from_sequence([65000, 70000, 4_200_000_000]))),
             Attribute::new(AttrValue::NextHop("192.0.2.1".parse().unwrap())),
             Attribute::new(AttrValue::Aggregator(Aggregator { asn: 70000, address: "192.0.2.1".parse().unwrap() })),
         ],
-        nlri: vec![Nlri::new("10.0.0.0/8".parse().unwrap())],
+        nlri: bgp_proto::smallvec::smallvec![Nlri::new("10.0.0.0/8".parse().unwrap())],
         ..Default::default()
     };
     let b = enc(&Message::Update(u), &e2());
@@ -519,7 +519,8 @@ fn builder_ipv4_announce_and_withdraw() {
         }
         let per = if add_path { 8 } else { 4 };
         let attrs = calico_attrs();
-        let attr_len = enc(&Message::Update(Update { attributes: attrs.clone(), ..Default::default() }), &e).len() - 23;
+        let attr_len =
+            enc(&Message::Update(Update { attributes: attrs.clone().into(), ..Default::default() }), &e).len() - 23;
 
         let b = UpdateBuilder::new(e.clone());
         let mut out = BytesMut::new();
@@ -530,7 +531,7 @@ fn builder_ipv4_announce_and_withdraw() {
         let got: Vec<_> = msgs.iter().flat_map(|u| u.nlri.iter().copied()).collect();
         assert_eq!(got, prefixes);
         for u in &msgs {
-            assert_eq!(u.attributes, attrs);
+            assert_eq!(u.attributes[..], attrs);
         }
 
         let mut out = BytesMut::new();
@@ -556,7 +557,8 @@ fn builder_mixed_prefix_lengths_minimal() {
         })
         .collect();
     let attrs = calico_attrs();
-    let attr_len = enc(&Message::Update(Update { attributes: attrs.clone(), ..Default::default() }), &e4()).len() - 23;
+    let attr_len =
+        enc(&Message::Update(Update { attributes: attrs.clone().into(), ..Default::default() }), &e4()).len() - 23;
     let mut out = BytesMut::new();
     let count = UpdateBuilder::new(e4()).announce_v4(&attrs, &prefixes, &mut out).unwrap();
     let msgs = decode_all(&out, &d4());
@@ -583,7 +585,8 @@ fn builder_ipv6_mp_announce_and_withdraw() {
             prefixes = with_ids(&prefixes);
         }
         let per = if add_path { 13 } else { 9 };
-        let attr_len = enc(&Message::Update(Update { attributes: attrs.clone(), ..Default::default() }), &e).len() - 23;
+        let attr_len =
+            enc(&Message::Update(Update { attributes: attrs.clone().into(), ..Default::default() }), &e).len() - 23;
         let b = UpdateBuilder::new(e.clone());
 
         let mut out = BytesMut::new();

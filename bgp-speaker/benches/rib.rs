@@ -72,8 +72,8 @@ fn updates(p: u32, n: usize) -> Vec<Update> {
             })
             .collect();
         out.push(Update {
-            withdrawn: vec![],
-            attributes: vec![
+            withdrawn: Default::default(),
+            attributes: bgp_proto::smallvec::smallvec![
                 Attribute::new(AttrValue::Origin(Origin::Igp)),
                 Attribute::new(AttrValue::AsPath(AsPath::from_sequence(path))),
                 Attribute::new(AttrValue::NextHop(Ipv4Addr::new(192, 0, 2, 1 + p as u8))),

@@ -178,7 +178,7 @@ impl RawPeer {
     /// Sends an IPv4 announcement of `prefixes` with `attrs`.
     pub fn announce_v4(&self, attrs: Vec<Attribute>, prefixes: &[Ipv4Net]) -> io::Result<()> {
         let nlri = prefixes.iter().map(|p| bgp_proto::Nlri::new(*p)).collect();
-        self.send_update(&Update { withdrawn: vec![], attributes: attrs, nlri })
+        self.send_update(&Update { withdrawn: Default::default(), attributes: attrs.into(), nlri })
     }
 
     /// Every UPDATE received so far, in order.
@@ -200,7 +200,7 @@ impl RawPeer {
                 rib.remove(&p.prefix);
             }
             for p in r.update.announced_v4() {
-                rib.insert(p.prefix, r.update.attributes.clone());
+                rib.insert(p.prefix, r.update.attributes.to_vec());
             }
         }
         rib

@@ -76,7 +76,7 @@ pub fn decode_record(h: &MrtHeader, body: &[u8]) -> Result<MrtBody, MrtErrorKind
                         | bgp4mp::MESSAGE_AS4_LOCAL_ADDPATH
                 );
                 let add_path = s >= bgp4mp::MESSAGE_ADDPATH;
-                message(body, as4, add_path).map(MrtBody::Bgp4mpMessage)
+                message(body, as4, add_path).map(|m| MrtBody::Bgp4mpMessage(Box::new(m)))
             }
             _ => unsupported("unknown BGP4MP subtype"),
         },

@@ -66,7 +66,9 @@ pub struct MrtRecord {
 #[serde(tag = "record", rename_all = "kebab-case")]
 pub enum MrtBody {
     /// BGP4MP / BGP4MP_ET MESSAGE* subtypes (RFC 6396 §4.4.2-§4.4.6, RFC 8050 §3).
-    Bgp4mpMessage(Bgp4mpMessage),
+    /// Boxed: it holds a `Message`, whose `Update` keeps its vectors inline (~350
+    /// octets), and every record (a RIB dump's too) would otherwise be that large.
+    Bgp4mpMessage(Box<Bgp4mpMessage>),
     /// BGP4MP / BGP4MP_ET STATE_CHANGE and STATE_CHANGE_AS4 (RFC 6396 §4.4.1, §4.4.4).
     Bgp4mpStateChange(Bgp4mpStateChange),
     /// TABLE_DUMP_V2 PEER_INDEX_TABLE (RFC 6396 §4.3.1).

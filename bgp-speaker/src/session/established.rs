@@ -439,7 +439,10 @@ pub fn treat_as_withdraw(u: Update) -> Vec<Update> {
         out.push(first);
     }
     if let Some(un) = extra.filter(|m| !m.withdrawn.is_empty()) {
-        out.push(Update { attributes: vec![Attribute::new(AttrValue::MpUnreach(Box::new(un)))], ..Default::default() });
+        out.push(Update {
+            attributes: bgp_proto::smallvec::smallvec![Attribute::new(AttrValue::MpUnreach(Box::new(un)))],
+            ..Default::default()
+        });
     }
     out
 }

@@ -112,6 +112,9 @@ pub enum Warning {
 
 /// What the session asks of the driver.
 #[derive(Debug, Clone)]
+// `Update` is stored inline (bgp-proto keeps its vectors inline); moving it is cheaper
+// than the allocation a `Box` would add per UPDATE.
+#[allow(clippy::large_enum_variant)]
 pub enum Output {
     /// Open a TCP connection to the peer (active mode).
     Connect,

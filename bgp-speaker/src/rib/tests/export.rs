@@ -59,10 +59,10 @@ fn to_ebgp_prepend_nh_self_no_lp_med_rr_attrs() {
     let u = sent(&out, &b, dst);
     assert_eq!(u.len(), 1);
     assert_eq!(
-        u[0].attributes,
+        u[0].attributes[..],
         vec![a(AttrValue::Origin(Origin::Igp)), a(path(&[LOCAL_AS, 100])), a(AttrValue::NextHop(ip("192.0.2.254")))]
     );
-    assert_eq!(u[0].nlri, vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
+    assert_eq!(u[0].nlri[..], vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn local_route_to_ebgp_and_ibgp() {
     let ue = sent(&out, &b, e);
     // Locally originated MED may be sent to eBGP (RFC 4271 §5.1.4).
     assert_eq!(
-        ue[0].attributes,
+        ue[0].attributes[..],
         vec![
             a(AttrValue::Origin(Origin::Igp)),
             a(path(&[LOCAL_AS])),
@@ -107,7 +107,7 @@ fn local_route_to_ebgp_and_ibgp() {
     );
     let ui = sent(&out, &b, i);
     assert_eq!(
-        ui[0].attributes,
+        ui[0].attributes[..],
         vec![
             a(AttrValue::Origin(Origin::Igp)),
             a(path(&[])),
@@ -129,7 +129,7 @@ fn ebgp_learned_to_ibgp_keeps_next_hop_sets_local_pref() {
     let b = step(&mut rib, &mut out);
     let u = sent(&out, &b, dst);
     assert_eq!(
-        u[0].attributes,
+        u[0].attributes[..],
         vec![
             a(AttrValue::Origin(Origin::Igp)),
             a(path(&[100])),
@@ -218,7 +218,7 @@ fn split_horizon() {
     // A better path from y: y gets a withdrawal, x the new route.
     announce(&mut rib, y, P, PathAttrs { local_pref: Some(300), ..attrs(&[200]) });
     let b = step(&mut rib, &mut out);
-    assert_eq!(sent(&out, &b, y)[0].withdrawn, vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
+    assert_eq!(sent(&out, &b, y)[0].withdrawn[..], vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
     assert_eq!(sent(&out, &b, x)[0].attribute(tc::AS_PATH), Some(&path(&[LOCAL_AS, 200])));
 }
 
@@ -258,7 +258,7 @@ fn reflect_client_route_to_clients_and_non_clients() {
     for p in [r.c2, r.n1, r.n2] {
         let u = sent(&r.out, &b, p);
         assert_eq!(
-            u[0].attributes,
+            u[0].attributes[..],
             vec![
                 a(AttrValue::Origin(Origin::Igp)),
                 a(path(&[])),
@@ -359,7 +359,7 @@ fn identical_members_share_one_encoding() {
     // Withdrawal.
     rib.withdraw(src, pfx(P), 0);
     let b = step(&mut rib, &mut out);
-    assert_eq!(sent(&out, &b, m1)[0].withdrawn, vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
+    assert_eq!(sent(&out, &b, m1)[0].withdrawn[..], vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
     assert_eq!(out.group_path_count(g1), 0);
 }
 
@@ -418,5 +418,5 @@ fn add_path_send_advertises_ecmp_set() {
     rib.withdraw(a2, pfx(P), 0);
     let b = step(&mut rib, &mut out);
     let u: Vec<Update> = b.iter().flat_map(|b| decode_all(&b.bytes, &ctx)).collect();
-    assert_eq!(u[0].withdrawn, vec![bgp_proto::Nlri::with_path_id(P.parse().unwrap(), a2.0 << 16)]);
+    assert_eq!(u[0].withdrawn[..], vec![bgp_proto::Nlri::with_path_id(P.parse().unwrap(), a2.0 << 16)]);
 }

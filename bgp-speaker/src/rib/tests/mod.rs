@@ -337,8 +337,10 @@ fn peer_down_removes_its_paths() {
     assert_eq!(rib.peer_counts(b), PeerCounts { received: 10, accepted: 10, best: 10 });
     assert_eq!(rib.prefix_count(), 10);
     // Updates from a down peer are ignored.
-    let u =
-        bgp_proto::Update { nlri: vec![bgp_proto::Nlri::new("10.200.0.0/16".parse().unwrap())], ..Default::default() };
+    let u = bgp_proto::Update {
+        nlri: bgp_proto::smallvec::smallvec![bgp_proto::Nlri::new("10.200.0.0/16".parse().unwrap())],
+        ..Default::default()
+    };
     rib.apply_update(a, &u);
     assert_eq!(rib.prefix_count(), 10);
 }
@@ -362,8 +364,8 @@ fn apply_update_v4_and_v6() {
     let mut rib = new_rib();
     let a = peer(&mut rib, 1, 100, PeerKind::Ebgp);
     let u = Update {
-        withdrawn: vec![],
-        attributes: vec![
+        withdrawn: Default::default(),
+        attributes: bgp_proto::smallvec::smallvec![
             Attribute::new(AttrValue::MpReach(Box::new(MpReach {
                 family: bgp_proto::AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None },
@@ -374,7 +376,10 @@ fn apply_update_v4_and_v6() {
             Attribute::new(AttrValue::NextHop(ip("192.0.2.1"))),
             Attribute::new(AttrValue::Communities(vec![Community::new(100, 1)])),
         ],
-        nlri: vec![Nlri::new("10.1.0.0/16".parse().unwrap()), Nlri::new("10.2.0.0/16".parse().unwrap())],
+        nlri: bgp_proto::smallvec::smallvec![
+            Nlri::new("10.1.0.0/16".parse().unwrap()),
+            Nlri::new("10.2.0.0/16".parse().unwrap())
+        ],
     };
     rib.apply_update(a, &u);
     assert_eq!(rib.prefix_count(), 3);
@@ -384,12 +389,12 @@ fn apply_update_v4_and_v6() {
     assert_eq!(v6.attrs.next_hop, Some(NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None }));
     assert_eq!(v6.attrs.communities, vec![Community::new(100, 1)]);
     let w = Update {
-        withdrawn: vec![Nlri::new("10.1.0.0/16".parse().unwrap())],
-        attributes: vec![Attribute::new(AttrValue::MpUnreach(Box::new(MpUnreach {
+        withdrawn: bgp_proto::smallvec::smallvec![Nlri::new("10.1.0.0/16".parse().unwrap())],
+        attributes: bgp_proto::smallvec::smallvec![Attribute::new(AttrValue::MpUnreach(Box::new(MpUnreach {
             family: bgp_proto::AfiSafi::IPV6_UNICAST,
             withdrawn: MpNlri::Ipv6(vec![Nlri::new("2001:db8:1::/48".parse().unwrap())]),
         })))],
-        nlri: vec![],
+        nlri: Default::default(),
     };
     rib.apply_update(a, &w);
     rib.drain_changes();

@@ -6,12 +6,12 @@ use bgp_proto::{AfiSafi, AttrValue, Attribute, Nlri, Notification, Origin, Updat
 
 fn route(prefix: &str) -> Update {
     Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             Attribute::new(AttrValue::Origin(Origin::Igp)),
             Attribute::new(AttrValue::AsPath(bgp_proto::AsPath::from_sequence([65001]))),
             Attribute::new(AttrValue::NextHop("10.0.0.1".parse().unwrap())),
         ],
-        nlri: vec![Nlri::new(prefix.parse().unwrap())],
+        nlri: bgp_proto::smallvec::smallvec![Nlri::new(prefix.parse().unwrap())],
         ..Default::default()
     }
 }

@@ -54,7 +54,7 @@ fn valid_update_is_passed_through() {
     let o = h.raw(&raw_update(&[], &attrs(&[&ORIGIN, &AS_PATH, &NEXT_HOP]), &NLRI));
     let u = updates(&o);
     assert_eq!(u.len(), 1);
-    assert_eq!(u[0].nlri, [v4("10.1.1.0/24")]);
+    assert_eq!(u[0].nlri[..], [v4("10.1.1.0/24")]);
     assert_eq!(h.s.stats().prefixes, [(AfiSafi::IPV4_UNICAST, 1)]);
 }
 
@@ -69,7 +69,13 @@ fn treat_as_withdraw_turns_announcements_into_withdrawals() {
         |x| matches!(x, Output::Warning(Warning::UpdateError(e)) if e.action == bgp_proto::Action::TreatAsWithdraw)
     ));
     let u = updates(&o);
-    assert_eq!(u, [Update { withdrawn: vec![v4("10.9.9.0/24"), v4("10.1.1.0/24")], ..Default::default() }]);
+    assert_eq!(
+        u,
+        [Update {
+            withdrawn: bgp_proto::smallvec::smallvec![v4("10.9.9.0/24"), v4("10.1.1.0/24")],
+            ..Default::default()
+        }]
+    );
     assert_eq!(h.s.state(), State::Established);
 }
 
@@ -92,7 +98,7 @@ fn treat_as_withdraw_function_merges_and_splits_families() {
     use bgp_proto::{Attribute, MpReach, MpUnreach, NextHop};
     let p6 = |s: &str| Nlri::new(s.parse::<ipnet::Ipv6Net>().unwrap());
     let u = Update {
-        attributes: vec![
+        attributes: bgp_proto::smallvec::smallvec![
             Attribute::new(AttrValue::MpReach(Box::new(MpReach {
                 family: AfiSafi::IPV6_UNICAST,
                 next_hop: NextHop::V6 { global: "2001:db8::1".parse().unwrap(), link_local: None },
@@ -127,7 +133,7 @@ fn attribute_discard_passes_the_rest() {
     ));
     let u = updates(&o);
     assert_eq!(u.len(), 1);
-    assert_eq!(u[0].nlri, [v4("10.1.1.0/24")]);
+    assert_eq!(u[0].nlri[..], [v4("10.1.1.0/24")]);
     assert!(u[0].attribute(6).is_none());
     assert!(u[0].attribute(3).is_some());
 }
