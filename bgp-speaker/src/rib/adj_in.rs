@@ -5,9 +5,9 @@ use crate::rib::attrs::{AttrId, AttrStore};
 use crate::rib::best::{self, BestPathConfig, PeerRank};
 use crate::rib::loc::PeerCounts;
 use crate::rib::peer::PeerId;
+use crate::rib::shard::ShardMap;
 use crate::rib::Prefix;
 use ipnet::{Ipv4Net, Ipv6Net};
-use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::alloc::{alloc, dealloc, handle_alloc_error, realloc, Layout};
 use std::hash::Hash;
@@ -248,7 +248,7 @@ impl Key for V6Key {
 }
 
 /// A prefix table of one family.
-pub(crate) type Table<K> = FxHashMap<K, Dest>;
+pub(crate) type Table<K> = ShardMap<K, Dest>;
 
 /// Everything the table operations need besides the table: attribute store, peer
 /// ranks and counters, best-path options, the change queue.
@@ -258,7 +258,58 @@ pub(crate) struct Core {
     pub ranks: Vec<PeerRank>,
     pub counts: Vec<PeerCounts>,
     pub best: BestPathConfig,
-    pub pending: std::collections::VecDeque<Prefix>,
+    pub pending: ChangeQueue,
+}
+
+/// The Loc-RIB change queue: prefixes in first-change order, IPv4 ones as their 8-byte
+/// [`V4Key`] (a `VecDeque<Prefix>` took 18 bytes an entry: 18 MiB while a million
+/// changes waited for export). IPv6 prefixes wait in a side queue, their place in the
+/// order marked by [`ChangeQueue::V6`].
+#[derive(Debug, Default)]
+pub(crate) struct ChangeQueue {
+    order: std::collections::VecDeque<u64>,
+    v6: std::collections::VecDeque<Ipv6Net>,
+}
+
+impl ChangeQueue {
+    /// The mark of an IPv6 entry (no [`V4Key`] is that large).
+    const V6: u64 = u64::MAX;
+
+    /// Appends a prefix.
+    #[inline]
+    pub fn push(&mut self, p: Prefix) {
+        match p {
+            Prefix::V4(p) => self.order.push_back(V4Key::new(p).0),
+            Prefix::V6(p) => {
+                self.order.push_back(Self::V6);
+                self.v6.push_back(p);
+            }
+        }
+    }
+
+    /// Nothing queued.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Removes up to `n` prefixes from the front, oldest first; frees the queue's memory
+    /// when that empties a large one.
+    pub fn take(&mut self, n: usize) -> Vec<Prefix> {
+        let n = n.min(self.order.len());
+        let v6 = &mut self.v6;
+        let out = self
+            .order
+            .drain(..n)
+            .map(|k| match k {
+                Self::V6 => Prefix::V6(v6.pop_front().unwrap_or_default()),
+                k => V4Key(k).prefix(),
+            })
+            .collect();
+        if self.order.is_empty() && self.order.capacity() > 4096 {
+            *self = Self::default();
+        }
+        out
+    }
 }
 
 impl Core {
@@ -294,7 +345,7 @@ impl Core {
     fn mark_dirty<K: Key>(&mut self, key: K, d: &mut Dest) {
         if !d.dirty {
             d.dirty = true;
-            self.pending.push_back(key.prefix());
+            self.pending.push(key.prefix());
         }
     }
 
@@ -313,7 +364,7 @@ impl Core {
     /// Inserts or replaces `path` (whose attribute reference the table takes over).
     #[inline]
     pub fn upsert<K: Key>(&mut self, t: &mut Table<K>, key: K, path: Path) {
-        let d = t.entry(key).or_default();
+        let d = t.entry_or_default(key);
         if let Some(i) = d.paths().iter().position(|p| p.peer == path.peer && p.path_id == path.path_id) {
             let old = d.paths()[i];
             if old.attrs == path.attrs && old.flags == path.flags {

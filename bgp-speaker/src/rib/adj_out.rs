@@ -9,6 +9,7 @@
 use crate::rib::adj_in::{Key, V4Key, V6Key};
 use crate::rib::attrs::AttrId;
 use crate::rib::peer::PeerId;
+use crate::rib::shard::ShardMap;
 use crate::rib::Prefix;
 use rustc_hash::FxHashMap;
 use smallvec::{smallvec, SmallVec};
@@ -31,14 +32,14 @@ type Entries = SmallVec<[OutEntry; 1]>;
 #[derive(Debug)]
 struct Table<K> {
     /// Prefixes with exactly one entry, of path id 0: `(attrs, src)`.
-    one: FxHashMap<K, (AttrId, PeerId)>,
+    one: ShardMap<K, (AttrId, PeerId)>,
     /// Every other prefix (ADD-PATH).
     many: FxHashMap<K, Vec<OutEntry>>,
 }
 
 impl<K> Default for Table<K> {
     fn default() -> Self {
-        Table { one: FxHashMap::default(), many: FxHashMap::default() }
+        Table { one: ShardMap::default(), many: FxHashMap::default() }
     }
 }
 
