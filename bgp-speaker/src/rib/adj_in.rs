@@ -244,7 +244,7 @@ impl Drop for Dest {
 /// A compact hash key for a prefix.
 pub(crate) trait Key: Copy + Eq + Hash {
     /// The address part: tables are per prefix length and keyed by it alone.
-    type Addr: Copy + Eq + Hash + std::fmt::Debug;
+    type Addr: Copy + Eq + Hash + std::fmt::Debug + crate::rib::shard::Block;
     /// The most common length in a full table (/24 for IPv4, /48 for IPv6): where
     /// [`PrefixMap::reserve`] reserves.
     const TYPICAL_LEN: u8;
