@@ -50,8 +50,10 @@ impl Core {
         listeners: Vec<Arc<TcpListener>>,
     ) {
         // Peer -> core events carry decoded UPDATEs (a full 4096-byte UPDATE of /28s
-        // decodes to ~16 KiB of NLRI): 512 of them in flight bound that to a few MiB,
-        // where 4096 let 30 MiB queue up while 20 clients sent a million prefixes.
+        // decodes into a 32 KiB NLRI vector): 64 of them in flight bound that to 2 MiB.
+        // 4096 let 30 MiB queue up while 20 clients sent a million prefixes, 512 still
+        // 18 MiB; the core applies 64 UPDATEs in about 10 ms, so the readers (TCP
+        // back-pressure) keep it busy all the same.
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let mut rc = RibConfig::new(cfg.local_as, cfg.router_id);
         rc.cluster_id = cfg.cluster_id;
@@ -654,10 +656,11 @@ fn count_updates(b: &[u8]) -> u64 {
 }
 
 /// Capacity of the peer -> core event channel.
-const EVENT_QUEUE: usize = 512;
+const EVENT_QUEUE: usize = 64;
 
-/// Most Loc-RIB changes exported in one slice.
-const FLUSH_SLICE: usize = 16 << 10;
+/// Most Loc-RIB changes exported in one slice (a slice holds its `BestChange`s, ~80
+/// bytes each with the ECMP vector, and its NLRI lists while it is encoded).
+const FLUSH_SLICE: usize = 4 << 10;
 
 /// How long Loc-RIB changes may wait to be packed with others before export.
 const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(3);

@@ -5,9 +5,9 @@ use crate::rib::attrs::{AttrId, AttrStore};
 use crate::rib::best::{self, BestPathConfig, PeerRank};
 use crate::rib::loc::PeerCounts;
 use crate::rib::peer::PeerId;
+use crate::rib::shard::PrefixMap;
 use crate::rib::Prefix;
 use ipnet::{Ipv4Net, Ipv6Net};
-use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::alloc::{alloc, dealloc, handle_alloc_error, realloc, Layout};
 use std::hash::Hash;
@@ -39,7 +39,8 @@ impl Path {
     }
 }
 
-/// Storage of [`Dest`]: one path inline, or a heap array of `1 << cap_log2` paths.
+/// Storage of [`Dest`]: one path inline, or a heap block of a header slot (the
+/// length, a `u32`) and `1 << cap_log2` paths.
 #[derive(Clone, Copy)]
 union PathData {
     inline: MaybeUninit<Path>,
@@ -48,23 +49,28 @@ union PathData {
 
 /// The paths of one prefix. `paths()[..nbest]` is the ECMP set, best first.
 ///
-/// 24 bytes (a table bucket with its 8-byte key is 32, half a cache line): the first
-/// path is stored inline, more go to a heap array whose capacity doubles. A `SmallVec<[Path;
-/// 1]>` plus the two flags took 40 (a 48-byte bucket).
+/// 20 bytes, 4-aligned: with the 4-byte IPv4 address it is keyed by (tables are per
+/// prefix length, see [`PrefixMap`]) a table bucket is 24 bytes. The first path is
+/// stored inline, more go to a heap block whose capacity doubles and whose first slot
+/// holds the length. A `SmallVec<[Path; 1]>` plus the two flags took 40 (a 48-byte
+/// bucket with its key), the previous layout 24 (a 32-byte bucket).
+#[repr(C, packed(4))]
 pub(crate) struct Dest {
     data: PathData,
-    len: u32,
-    /// 0: the inline slot (capacity 1); otherwise a heap array of `1 << cap_log2`.
-    cap_log2: u8,
     pub nbest: u8,
     /// Queued in the change queue.
     pub dirty: bool,
+    /// 0: the inline slot (capacity 1); otherwise a heap block of `1 << cap_log2` paths.
+    cap_log2: u8,
+    /// The length while inline (0 or 1).
+    inline_len: u8,
 }
 
-// A table bucket (8-byte key + Dest) stays at 32 bytes.
-const _: () = assert!(std::mem::size_of::<Dest>() == 24);
+// A table bucket (4-byte address + Dest) is 24 bytes.
+const _: () = assert!(std::mem::size_of::<Dest>() == 20 && std::mem::size_of::<(u32, Dest)>() == 24);
+const _: () = assert!(std::mem::align_of::<Path>() == 4);
 
-// SAFETY: the heap array is owned by the `Dest` alone (no sharing, no interior
+// SAFETY: the heap block is owned by the `Dest` alone (no sharing, no interior
 // mutability), like a `Vec<Path>`.
 unsafe impl Send for Dest {}
 // SAFETY: as above; `&Dest` only gives out `&[Path]`.
@@ -73,40 +79,65 @@ unsafe impl Sync for Dest {}
 impl Default for Dest {
     #[inline]
     fn default() -> Self {
-        Dest { data: PathData { inline: MaybeUninit::uninit() }, len: 0, cap_log2: 0, nbest: 0, dirty: false }
+        Dest { data: PathData { inline: MaybeUninit::uninit() }, nbest: 0, dirty: false, cap_log2: 0, inline_len: 0 }
     }
 }
 
 impl std::fmt::Debug for Dest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dest")
-            .field("paths", &self.paths())
-            .field("nbest", &self.nbest)
-            .field("dirty", &self.dirty)
-            .finish()
+        let (nbest, dirty) = (self.nbest, self.dirty);
+        f.debug_struct("Dest").field("paths", &self.paths()).field("nbest", &nbest).field("dirty", &dirty).finish()
     }
 }
 
 impl Dest {
+    /// The heap block (header slot first); only when `cap_log2 > 0`.
+    #[inline]
+    fn block(&self) -> *mut Path {
+        // SAFETY: cap_log2 > 0 means the heap variant is live; the packed field is read
+        // by value (an unaligned load), never referenced.
+        unsafe { self.data.heap }
+    }
+
     #[inline]
     fn ptr(&self) -> *const Path {
         if self.cap_log2 == 0 {
-            // SAFETY: reading a union field as a pointer is fine; the inline variant is live.
-            unsafe { self.data.inline.as_ptr() }
+            // `data` is at offset 0 of a 4-aligned struct: aligned for a `Path`.
+            std::ptr::addr_of!(self.data).cast::<Path>()
         } else {
-            // SAFETY: cap_log2 > 0 means the heap variant is live.
-            unsafe { self.data.heap }
+            // SAFETY: the paths follow the header slot inside the block.
+            unsafe { self.block().add(1) }
         }
     }
 
     #[inline]
     fn ptr_mut(&mut self) -> *mut Path {
         if self.cap_log2 == 0 {
-            // SAFETY: the inline variant is live.
-            unsafe { self.data.inline.as_mut_ptr() }
+            std::ptr::addr_of_mut!(self.data).cast::<Path>()
         } else {
-            // SAFETY: the heap variant is live.
-            unsafe { self.data.heap }
+            // SAFETY: as in `ptr`.
+            unsafe { self.block().add(1) }
+        }
+    }
+
+    /// Number of paths.
+    #[inline]
+    fn len(&self) -> usize {
+        if self.cap_log2 == 0 {
+            self.inline_len as usize
+        } else {
+            // SAFETY: the header slot of a live block holds the length.
+            unsafe { self.block().cast::<u32>().read() as usize }
+        }
+    }
+
+    #[inline]
+    fn set_len(&mut self, n: usize) {
+        if self.cap_log2 == 0 {
+            self.inline_len = n as u8;
+        } else {
+            // SAFETY: as in `len`; n <= capacity < 2^32.
+            unsafe { self.block().cast::<u32>().write(n as u32) }
         }
     }
 
@@ -116,20 +147,20 @@ impl Dest {
     }
 
     fn layout(cap_log2: u8) -> Layout {
-        Layout::array::<Path>(1 << cap_log2).expect("path array layout")
+        Layout::array::<Path>((1 << cap_log2) + 1).expect("path array layout")
     }
 
     /// The paths, best first.
     #[inline]
     pub fn paths(&self) -> &[Path] {
         // SAFETY: the first `len` elements are initialized.
-        unsafe { std::slice::from_raw_parts(self.ptr(), self.len as usize) }
+        unsafe { std::slice::from_raw_parts(self.ptr(), self.len()) }
     }
 
     /// The paths, mutable.
     #[inline]
     pub fn paths_mut(&mut self) -> &mut [Path] {
-        let len = self.len as usize;
+        let len = self.len();
         // SAFETY: the first `len` elements are initialized and exclusively borrowed.
         unsafe { std::slice::from_raw_parts_mut(self.ptr_mut(), len) }
     }
@@ -137,50 +168,54 @@ impl Dest {
     /// Appends a path.
     #[inline]
     pub fn push(&mut self, p: Path) {
-        if self.len as usize == self.capacity() {
+        let len = self.len();
+        if len == self.capacity() {
             self.grow();
         }
         // SAFETY: len < capacity after grow.
-        unsafe { self.ptr_mut().add(self.len as usize).write(p) };
-        self.len += 1;
+        unsafe { self.ptr_mut().add(len).write(p) };
+        self.set_len(len + 1);
     }
 
     #[cold]
     fn grow(&mut self) {
-        let new_log2 = self.cap_log2.checked_add(1).filter(|&l| l < 32).expect("too many paths for one prefix");
+        let new_log2 = self.cap_log2.checked_add(1).filter(|&l| l < 31).expect("too many paths for one prefix");
         let new = Self::layout(new_log2);
-        // SAFETY: the layouts are non-zero-sized; on the heap variant, `heap` was
+        let len = self.len();
+        // SAFETY: the layouts are non-zero-sized; on the heap variant, the block was
         // allocated with `layout(cap_log2)`.
-        let ptr = unsafe {
+        let block = unsafe {
             if self.cap_log2 == 0 {
-                let p = alloc(new) as *mut Path;
-                if !p.is_null() && self.len == 1 {
-                    p.write(self.data.inline.assume_init());
+                let b = alloc(new) as *mut Path;
+                if !b.is_null() && len == 1 {
+                    b.add(1).write(self.data.inline.assume_init());
                 }
-                p
+                b
             } else {
-                realloc(self.data.heap as *mut u8, Self::layout(self.cap_log2), new.size()) as *mut Path
+                realloc(self.block() as *mut u8, Self::layout(self.cap_log2), new.size()) as *mut Path
             }
         };
-        if ptr.is_null() {
+        if block.is_null() {
             handle_alloc_error(new);
         }
-        self.data = PathData { heap: ptr };
+        self.data = PathData { heap: block };
         self.cap_log2 = new_log2;
+        self.set_len(len);
     }
 
     /// Removes and returns the path at `i` (the others keep their order).
     pub fn remove(&mut self, i: usize) -> Path {
-        let len = self.len as usize;
+        let len = self.len();
         assert!(i < len, "remove index {i} out of {len}");
         let p = self.ptr_mut();
         // SAFETY: i < len; the tail is moved down by one within the initialized range.
-        unsafe {
+        let out = unsafe {
             let out = p.add(i).read();
             std::ptr::copy(p.add(i + 1), p.add(i), len - i - 1);
-            self.len -= 1;
             out
-        }
+        };
+        self.set_len(len - 1);
+        out
     }
 
     /// Keeps the paths for which `f` holds (in order).
@@ -193,22 +228,29 @@ impl Dest {
                 keep += 1;
             }
         }
-        self.len = keep as u32;
+        self.set_len(keep);
     }
 }
 
 impl Drop for Dest {
     fn drop(&mut self) {
         if self.cap_log2 != 0 {
-            // SAFETY: the heap variant was allocated with this layout; Path is Copy.
-            unsafe { dealloc(self.data.heap as *mut u8, Self::layout(self.cap_log2)) };
+            // SAFETY: the heap block was allocated with this layout; Path is Copy.
+            unsafe { dealloc(self.block() as *mut u8, Self::layout(self.cap_log2)) };
         }
     }
 }
 
 /// A compact hash key for a prefix.
 pub(crate) trait Key: Copy + Eq + Hash {
+    /// The address part: tables are per prefix length and keyed by it alone.
+    type Addr: Copy + Eq + Hash + std::fmt::Debug + crate::rib::shard::Block;
+    /// The most common length in a full table (/24 for IPv4, /48 for IPv6): where
+    /// [`PrefixMap::reserve`] reserves.
+    const TYPICAL_LEN: u8;
     fn prefix(self) -> Prefix;
+    fn split(self) -> (Self::Addr, u8);
+    fn join(addr: Self::Addr, len: u8) -> Self;
 }
 
 /// IPv4: address << 8 | length.
@@ -223,9 +265,19 @@ impl V4Key {
 }
 
 impl Key for V4Key {
+    type Addr = u32;
+    const TYPICAL_LEN: u8 = 24;
     #[inline]
     fn prefix(self) -> Prefix {
         Prefix::V4(Ipv4Net::new(Ipv4Addr::from((self.0 >> 8) as u32), self.0 as u8).unwrap_or_default())
+    }
+    #[inline]
+    fn split(self) -> (u32, u8) {
+        ((self.0 >> 8) as u32, self.0 as u8)
+    }
+    #[inline]
+    fn join(addr: u32, len: u8) -> Self {
+        V4Key((addr as u64) << 8 | len as u64)
     }
 }
 
@@ -241,14 +293,24 @@ impl V6Key {
 }
 
 impl Key for V6Key {
+    type Addr = u128;
+    const TYPICAL_LEN: u8 = 48;
     #[inline]
     fn prefix(self) -> Prefix {
         Prefix::V6(Ipv6Net::new(Ipv6Addr::from(self.0), self.1).unwrap_or_default())
     }
+    #[inline]
+    fn split(self) -> (u128, u8) {
+        (self.0, self.1)
+    }
+    #[inline]
+    fn join(addr: u128, len: u8) -> Self {
+        V6Key(addr, len)
+    }
 }
 
 /// A prefix table of one family.
-pub(crate) type Table<K> = FxHashMap<K, Dest>;
+pub(crate) type Table<K> = PrefixMap<K, Dest>;
 
 /// Everything the table operations need besides the table: attribute store, peer
 /// ranks and counters, best-path options, the change queue.
@@ -258,7 +320,58 @@ pub(crate) struct Core {
     pub ranks: Vec<PeerRank>,
     pub counts: Vec<PeerCounts>,
     pub best: BestPathConfig,
-    pub pending: std::collections::VecDeque<Prefix>,
+    pub pending: ChangeQueue,
+}
+
+/// The Loc-RIB change queue: prefixes in first-change order, IPv4 ones as their 8-byte
+/// [`V4Key`] (a `VecDeque<Prefix>` took 18 bytes an entry: 18 MiB while a million
+/// changes waited for export). IPv6 prefixes wait in a side queue, their place in the
+/// order marked by [`ChangeQueue::V6`].
+#[derive(Debug, Default)]
+pub(crate) struct ChangeQueue {
+    order: std::collections::VecDeque<u64>,
+    v6: std::collections::VecDeque<Ipv6Net>,
+}
+
+impl ChangeQueue {
+    /// The mark of an IPv6 entry (no [`V4Key`] is that large).
+    const V6: u64 = u64::MAX;
+
+    /// Appends a prefix.
+    #[inline]
+    pub fn push(&mut self, p: Prefix) {
+        match p {
+            Prefix::V4(p) => self.order.push_back(V4Key::new(p).0),
+            Prefix::V6(p) => {
+                self.order.push_back(Self::V6);
+                self.v6.push_back(p);
+            }
+        }
+    }
+
+    /// Nothing queued.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Removes up to `n` prefixes from the front, oldest first; frees the queue's memory
+    /// when that empties a large one.
+    pub fn take(&mut self, n: usize) -> Vec<Prefix> {
+        let n = n.min(self.order.len());
+        let v6 = &mut self.v6;
+        let out = self
+            .order
+            .drain(..n)
+            .map(|k| match k {
+                Self::V6 => Prefix::V6(v6.pop_front().unwrap_or_default()),
+                k => V4Key(k).prefix(),
+            })
+            .collect();
+        if self.order.is_empty() && self.order.capacity() > 4096 {
+            *self = Self::default();
+        }
+        out
+    }
 }
 
 impl Core {
@@ -294,7 +407,7 @@ impl Core {
     fn mark_dirty<K: Key>(&mut self, key: K, d: &mut Dest) {
         if !d.dirty {
             d.dirty = true;
-            self.pending.push_back(key.prefix());
+            self.pending.push(key.prefix());
         }
     }
 
@@ -313,7 +426,7 @@ impl Core {
     /// Inserts or replaces `path` (whose attribute reference the table takes over).
     #[inline]
     pub fn upsert<K: Key>(&mut self, t: &mut Table<K>, key: K, path: Path) {
-        let d = t.entry(key).or_default();
+        let d = t.entry_or_default(key);
         if let Some(i) = d.paths().iter().position(|p| p.peer == path.peer && p.path_id == path.path_id) {
             let old = d.paths()[i];
             if old.attrs == path.attrs && old.flags == path.flags {
@@ -381,7 +494,7 @@ impl Core {
     /// Removes every path for which `f` holds; returns how many.
     pub fn remove_where<K: Key>(&mut self, t: &mut Table<K>, f: impl Fn(&Path) -> bool) -> usize {
         let mut removed = 0;
-        t.retain(|&key, d| {
+        t.retain(|key, d| {
             if !d.paths().iter().any(&f) {
                 return true;
             }
@@ -426,7 +539,7 @@ impl Core {
     /// Recomputes every prefix of `t`.
     pub fn recompute_all<K: Key>(&mut self, t: &mut Table<K>) {
         for (k, d) in t.iter_mut() {
-            self.recompute(*k, d);
+            self.recompute(k, d);
         }
     }
 

@@ -488,12 +488,8 @@ impl Rib {
     /// [`drain_changes`](Self::drain_changes): a caller that exports a million changes in
     /// slices holds one slice of [`BestChange`]s at a time, not all of them.
     pub fn drain_changes_up_to(&mut self, max: usize) -> Vec<BestChange> {
-        let n = max.min(self.core.pending.len());
-        let mut out = Vec::with_capacity(n);
-        let pending: Vec<Prefix> = self.core.pending.drain(..n).collect();
-        if self.core.pending.is_empty() && self.core.pending.capacity() > 4096 {
-            self.core.pending = Default::default();
-        }
+        let pending = self.core.pending.take(max);
+        let mut out = Vec::with_capacity(pending.len());
         for prefix in pending {
             let ecmp = with_table!(self, prefix, |t, k| {
                 let Some(d) = t.get_mut(&k) else { continue };
@@ -545,7 +541,7 @@ impl Rib {
     }
 
     fn each<K: Key>(&self, t: &Table<K>, buf: &mut Vec<Route>, f: &mut impl FnMut(Prefix, &[Route])) {
-        for (k, d) in t {
+        for (k, d) in t.iter() {
             if d.nbest == 0 {
                 continue;
             }

@@ -50,6 +50,7 @@ pub mod out;
 pub mod peer;
 pub mod policy;
 pub mod reflect;
+mod shard;
 
 #[cfg(test)]
 mod tests;
