@@ -100,6 +100,11 @@ pub(crate) struct PeerTask {
     was_established: bool,
     /// The initial table's End-of-RIB was queued: end the writer's hold.
     release_hold: bool,
+    /// Messages of this session not yet handed to the writer: everything the frames of
+    /// one read produce goes to the writer together (see [`PeerTask::flush_writes`]).
+    writes: Vec<bytes::Bytes>,
+    /// Frames of one read are being handled: writes wait for the end of the read.
+    in_read: bool,
 }
 
 /// How long a new session's writer holds its first Established writes (the handshake's
@@ -136,6 +141,8 @@ impl PeerTask {
             queued,
             was_established: false,
             release_hold: false,
+            writes: Vec::new(),
+            in_read: false,
         };
         (tx, tokio::spawn(t.run(rx)))
     }
@@ -381,11 +388,14 @@ impl PeerTask {
     /// clients sending a million prefixes had 17 MiB of decoded UPDATEs waiting).
     /// Returns false when the core is gone.
     async fn process_frames(&mut self) -> bool {
+        self.in_read = true;
         while self.next_frame() {
             if !self.drain_outputs().await {
                 return false;
             }
         }
+        self.in_read = false;
+        self.flush_writes();
         true
     }
 
@@ -446,32 +456,43 @@ impl PeerTask {
 
     fn flush_sends_and_close(&mut self) {
         while let Some(o) = self.session.poll_output() {
-            if let (Output::Send(b), Some(c)) = (&o, &self.conn) {
-                self.queued.fetch_add(b.len(), Ordering::Relaxed);
-                let _ = c.writer.send(Write::One(b.clone()));
+            if let Output::Send(b) = o {
+                self.writes.push(b);
             }
         }
+        self.flush_writes();
         self.close_conn();
+    }
+
+    /// Hands the collected writes to the writer. When the session came up in the input
+    /// just handled (whose answer, the handshake's last KEEPALIVE, is among them), the
+    /// writer first gets a hold: it keeps them until the initial table and End-of-RIB
+    /// are queued behind (or INITIAL_HOLD passes), and all of it goes out in one write.
+    fn flush_writes(&mut self) {
+        let established = self.session.state() == State::Established;
+        let came_up = established && !self.was_established;
+        self.was_established = established;
+        let Some(c) = &self.conn else {
+            self.writes.clear();
+            return;
+        };
+        if came_up {
+            let _ = c.writer.send(Write::Hold(tokio::time::Instant::now() + INITIAL_HOLD));
+        }
+        for b in self.writes.drain(..) {
+            self.queued.fetch_add(b.len(), Ordering::Relaxed);
+            let _ = c.writer.send(Write::One(b));
+        }
+        if std::mem::take(&mut self.release_hold) {
+            let _ = c.writer.send(Write::Release);
+        }
     }
 
     /// Carries out the session's outputs. Returns false when the core is gone.
     async fn drain_outputs(&mut self) -> bool {
-        let established = self.session.state() == State::Established;
-        if established && !self.was_established {
-            // The session came up in the input just handled, whose answer (the
-            // handshake's last KEEPALIVE) is among these outputs: the writer holds it
-            // until the initial table and End-of-RIB are queued behind it (or
-            // INITIAL_HOLD passes), and all of it goes out in one write.
-            if let Some(c) = &self.conn {
-                let _ = c.writer.send(Write::Hold(tokio::time::Instant::now() + INITIAL_HOLD));
-            }
-        }
-        self.was_established = established;
         let ok = self.carry_out_outputs().await;
-        if std::mem::take(&mut self.release_hold) {
-            if let Some(c) = &self.conn {
-                let _ = c.writer.send(Write::Release);
-            }
+        if !self.in_read {
+            self.flush_writes();
         }
         ok
     }
@@ -487,13 +508,14 @@ impl PeerTask {
                     None
                 }
                 Output::Send(b) => {
-                    if let Some(c) = &self.conn {
-                        self.queued.fetch_add(b.len(), Ordering::Relaxed);
-                        let _ = c.writer.send(Write::One(b));
+                    if self.conn.is_some() {
+                        self.writes.push(b);
                     }
                     None
                 }
                 Output::CloseConnection => {
+                    // What the session sent before closing (a NOTIFICATION) goes first.
+                    self.flush_writes();
                     self.close_conn();
                     if let Some(c) = self.connecting.take() {
                         c.abort();
