@@ -44,13 +44,10 @@ pub(crate) enum PeerCmd {
 
 /// What a peer task tells the core.
 #[derive(Debug)]
-// `Update` is stored inline (bgp-proto keeps its vectors inline); moving it is cheaper
-// than the allocation a `Box` would add per UPDATE.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum PeerEvent {
     State(Slot, State),
     Established(Slot, Box<Negotiated>, SocketAddr),
-    Update(Slot, Update),
+    Update(Slot, Box<Update>),
     RouteRefresh(Slot, RouteRefresh),
     EndOfRib(Slot, AfiSafi),
     Restarting(Slot, Vec<AfiSafi>),

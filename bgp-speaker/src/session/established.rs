@@ -149,7 +149,7 @@ impl Session {
         if let Some(limit) = self.account(&u) {
             return self.max_prefix_exceeded(limit, now);
         }
-        self.push(Output::Update(u));
+        self.push(Output::Update(Box::new(u)));
     }
 
     /// Drops the parts of `u` for families that are not active (RFC 4760 §7 leaves it

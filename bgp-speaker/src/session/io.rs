@@ -112,9 +112,6 @@ pub enum Warning {
 
 /// What the session asks of the driver.
 #[derive(Debug, Clone)]
-// `Update` is stored inline (bgp-proto keeps its vectors inline); moving it is cheaper
-// than the allocation a `Box` would add per UPDATE.
-#[allow(clippy::large_enum_variant)]
 pub enum Output {
     /// Open a TCP connection to the peer (active mode).
     Connect,
@@ -144,7 +141,10 @@ pub enum Output {
     /// The session reached Established.
     Established(Box<Negotiated>),
     /// A received UPDATE after RFC 7606 handling and family filtering.
-    Update(Update),
+    /// (Boxed: an `Update` keeps its vectors inline, ~350 bytes, and every queued
+    /// output and event would carry that size; a reflector with 1000 sessions keeps an
+    /// output queue and events in flight per session.)
+    Update(Box<Update>),
     /// A received ROUTE-REFRESH for an active family: a request (re-send Adj-RIB-Out,
     /// wrapped in BoRR/EoRR when enhanced route refresh is negotiated), or the peer's
     /// BoRR/EoRR (RFC 7313 §4: mark stale / sweep).

@@ -106,7 +106,7 @@ pub fn has(outs: &[Output], f: impl Fn(&Output) -> bool) -> bool {
 pub fn updates(outs: &[Output]) -> Vec<bgp_proto::Update> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Update(u) => Some(u.clone()),
+            Output::Update(u) => Some((**u).clone()),
             _ => None,
         })
         .collect()
