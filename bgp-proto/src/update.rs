@@ -295,7 +295,7 @@ impl Update {
                     // short value, so a re-encoding matches the sender's bytes; for long
                     // values it is implied.
                     let keep = if vlen <= 255 { 0xf0 } else { 0xe0 };
-                    u.attributes.push(Attribute { flags: fl & keep, value })
+                    push_attribute(&mut u.attributes, Attribute { flags: fl & keep, value })
                 }
                 Err(f) => {
                     let e = DecodeError::new(f.kind, at, code::UPDATE_MESSAGE, f.subcode, Bytes::copy_from_slice(raw))
@@ -396,6 +396,23 @@ impl Update {
         out[alen_at..alen_at + 2].copy_from_slice(&(alen as u16).to_be_bytes());
         nlri::encode_all(&self.nlri, add, out);
         Ok(())
+    }
+}
+
+/// `v.push(a)` with the common case (room left) inline: `SmallVec::push` is not inlined
+/// into the decoder, and the call moves each attribute through a stack temporary.
+#[inline(always)]
+fn push_attribute(v: &mut Attributes, a: Attribute) {
+    let len = v.len();
+    if len < v.capacity() {
+        // SAFETY: `len < capacity`, so slot `len` is allocated and unused; it is written
+        // before the length covers it.
+        unsafe {
+            v.as_mut_ptr().add(len).write(a);
+            v.set_len(len + 1);
+        }
+    } else {
+        v.push(a);
     }
 }
 
