@@ -223,6 +223,11 @@ impl Update {
             )
         })?;
 
+        // The common case, every attribute a well-formed one of the usual kinds, in a
+        // shorter loop; anything else goes through the general loop below.
+        if attr::decode_common(abuf, ctx, !u.nlri.is_empty(), &mut u.attributes) {
+            return Ok(());
+        }
         let mut faults: Vec<DecodeError> = Vec::new();
         // Whether the UPDATE holds any path attribute other than MP_UNREACH_NLRI
         // (RFC 7606 §5.2).
@@ -402,7 +407,7 @@ impl Update {
 /// `v.push(a)` with the common case (room left) inline: `SmallVec::push` is not inlined
 /// into the decoder, and the call moves each attribute through a stack temporary.
 #[inline(always)]
-fn push_attribute(v: &mut Attributes, a: Attribute) {
+pub(crate) fn push_attribute(v: &mut Attributes, a: Attribute) {
     let len = v.len();
     if len < v.capacity() {
         // SAFETY: `len < capacity`, so slot `len` is allocated and unused; it is written

@@ -282,3 +282,86 @@ fn mp_fault(t: u8, f: mp::MpFault) -> AttrFault {
         ),
     }
 }
+
+/// The common case of a Path Attributes field: every attribute one of ORIGIN, AS_PATH,
+/// NEXT_HOP, MULTI_EXIT_DISC, LOCAL_PREF (internal peer), COMMUNITIES or
+/// LARGE_COMMUNITY, with its required Optional/Transitive flags, a one-octet length and
+/// a well-formed value, none twice, and ORIGIN, AS_PATH and NEXT_HOP present when
+/// `announces` (RFC 4271 §5, RFC 7606 §3d). Such a field decodes with no error, and the
+/// values pushed to `out` are the ones `decode_value` gives (same checks, same
+/// constructors); this loop just skips the general one's error bookkeeping.
+///
+/// Returns `false`, with `out` emptied again, at the first thing it does not take: the
+/// caller then runs the general loop over the whole field.
+#[inline(always)]
+pub(crate) fn decode_common(
+    abuf: &[u8],
+    ctx: &DecodeCtx,
+    announces: bool,
+    out: &mut crate::update::Attributes,
+) -> bool {
+    use type_code::*;
+    // Written in place, the length set once at the end (a panic in between would only
+    // leak the values written so far); a field with more attributes than `out` has room
+    // for goes to the general loop.
+    let (base, cap, mut n) = (out.as_mut_ptr(), out.capacity(), out.len());
+    let mut seen = 0u64;
+    let mut rest = abuf;
+    let ok = loop {
+        let [fl, t, l, ..] = *rest else {
+            break rest.is_empty();
+        };
+        let Some(v) = rest.get(3..3 + l as usize) else { break false };
+        rest = &rest[3 + l as usize..];
+        // Known types only (all below 64), each once, no Extended Length bit.
+        if t >= 64 || seen & (1 << t) != 0 || fl & flags::EXTENDED_LENGTH != 0 || n == cap {
+            break false;
+        }
+        seen |= 1 << t;
+        let want = match t {
+            ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF => flags::TRANSITIVE,
+            MED => flags::OPTIONAL,
+            COMMUNITIES | LARGE_COMMUNITIES => flags::OPTIONAL | flags::TRANSITIVE,
+            _ => break false,
+        };
+        if fl & (flags::OPTIONAL | flags::TRANSITIVE) != want {
+            break false;
+        }
+        let len = v.len();
+        let value = match t {
+            ORIGIN => match *v {
+                [0] => AttrValue::Origin(Origin::Igp),
+                [1] => AttrValue::Origin(Origin::Egp),
+                [2] => AttrValue::Origin(Origin::Incomplete),
+                _ => break false,
+            },
+            AS_PATH => match AsPath::decode(v, ctx.four_octet_as) {
+                Ok(p) => AttrValue::AsPath(p),
+                Err(_) => break false,
+            },
+            NEXT_HOP if len == 4 && next_hop_valid(ipv4_at(v)) => AttrValue::NextHop(ipv4_at(v)),
+            MED if len == 4 => AttrValue::Med(u32_at(v)),
+            LOCAL_PREF if len == 4 && !ctx.external => AttrValue::LocalPref(u32_at(v)),
+            COMMUNITIES if len != 0 && len.is_multiple_of(4) => {
+                AttrValue::Communities(v.chunks_exact(4).map(|c| Community(u32_at(c))).collect())
+            }
+            LARGE_COMMUNITIES if len != 0 && len.is_multiple_of(12) => AttrValue::LargeCommunities(
+                v.chunks_exact(12).map(|c| LargeCommunity::new(u32_at(c), u32_at(&c[4..]), u32_at(&c[8..]))).collect(),
+            ),
+            _ => break false,
+        };
+        // Without Extended Length every bit but the four unused ones is kept, as the
+        // general loop keeps it.
+        // SAFETY: `n < cap`: slot `n` is allocated and past the length.
+        unsafe { base.add(n).write(Attribute { flags: fl & 0xf0, value }) };
+        n += 1;
+    };
+    // SAFETY: slots up to `n` are written (the ones below the old length were there).
+    unsafe { out.set_len(n) };
+    const MANDATORY: u64 = 1 << ORIGIN | 1 << AS_PATH | 1 << NEXT_HOP;
+    if ok && (!announces || seen & MANDATORY == MANDATORY) {
+        return true;
+    }
+    out.clear();
+    false
+}
