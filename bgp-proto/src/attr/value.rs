@@ -64,6 +64,18 @@ fn next_hop_valid(a: Ipv4Addr) -> bool {
     !(a.is_unspecified() || a.octets()[0] >= 224)
 }
 
+/// The COMMUNITIES in `v` (a multiple of 4 octets), in an exact-size `Vec`.
+#[inline(always)]
+fn communities(v: &[u8]) -> Vec<Community> {
+    v.as_chunks::<4>().0.iter().map(|c| Community(u32::from_be_bytes(*c))).collect()
+}
+
+/// The LARGE_COMMUNITY values in `v` (a multiple of 12 octets), in an exact-size `Vec`.
+#[inline(always)]
+fn large_communities(v: &[u8]) -> Vec<LargeCommunity> {
+    v.as_chunks::<12>().0.iter().map(|c| LargeCommunity::new(u32_at(c), u32_at(&c[4..]), u32_at(&c[8..]))).collect()
+}
+
 /// Decodes one attribute value. `flags` are the received flags.
 #[inline(always)]
 pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Result<AttrValue, AttrFault> {
@@ -148,7 +160,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             if len == 0 || !len.is_multiple_of(4) {
                 return Err(len_fault(t, len, act()));
             }
-            AttrValue::Communities(v.chunks_exact(4).map(|c| Community(u32_at(c))).collect())
+            AttrValue::Communities(communities(v))
         }
         ORIGINATOR_ID | CLUSTER_LIST if ctx.external => {
             // RFC 7606 §7.9, §7.10: "If the ORIGINATOR_ID [CLUSTER_LIST] attribute is
@@ -190,9 +202,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             if len == 0 || !len.is_multiple_of(12) {
                 return Err(len_fault(t, len, act()));
             }
-            AttrValue::LargeCommunities(
-                v.chunks_exact(12).map(|c| LargeCommunity::new(u32_at(c), u32_at(&c[4..]), u32_at(&c[8..]))).collect(),
-            )
+            AttrValue::LargeCommunities(large_communities(v))
         }
         AS4_PATH => {
             // RFC 6793 §6: AS4_PATH is always 4-octet; a malformed one is discarded.
@@ -342,12 +352,10 @@ pub(crate) fn decode_common(
             NEXT_HOP if len == 4 && next_hop_valid(ipv4_at(v)) => AttrValue::NextHop(ipv4_at(v)),
             MED if len == 4 => AttrValue::Med(u32_at(v)),
             LOCAL_PREF if len == 4 && !ctx.external => AttrValue::LocalPref(u32_at(v)),
-            COMMUNITIES if len != 0 && len.is_multiple_of(4) => {
-                AttrValue::Communities(v.chunks_exact(4).map(|c| Community(u32_at(c))).collect())
+            COMMUNITIES if len != 0 && len.is_multiple_of(4) => AttrValue::Communities(communities(v)),
+            LARGE_COMMUNITIES if len != 0 && len.is_multiple_of(12) => {
+                AttrValue::LargeCommunities(large_communities(v))
             }
-            LARGE_COMMUNITIES if len != 0 && len.is_multiple_of(12) => AttrValue::LargeCommunities(
-                v.chunks_exact(12).map(|c| LargeCommunity::new(u32_at(c), u32_at(&c[4..]), u32_at(&c[8..]))).collect(),
-            ),
             _ => break false,
         };
         // Without Extended Length every bit but the four unused ones is kept, as the
