@@ -34,7 +34,20 @@ impl Message {
     ///
     /// The header is checked again against the context's maximum length; trailing bytes
     /// past the header's length are ignored, so pass exactly one message.
+    #[inline(always)]
     pub fn decode(msg: &[u8], ctx: &DecodeCtx) -> Result<Message> {
+        // The decoded value is written where the caller keeps the `Result`: a `Message`
+        // holding an `Update` is a few hundred octets, and returning it from a
+        // non-inlined function would copy it from a stack temporary (a `memcpy`).
+        let mut r = std::mem::MaybeUninit::uninit();
+        Self::decode_to(msg, ctx, &mut r);
+        // SAFETY: `decode_to` writes `r` on every path that returns.
+        unsafe { r.assume_init() }
+    }
+
+    /// [`Message::decode`], written into `out` (always initialised on return).
+    #[inline(never)]
+    fn decode_to(msg: &[u8], ctx: &DecodeCtx, out: &mut std::mem::MaybeUninit<Result<Message>>) {
         // Fast path for the common case, a well-formed UPDATE header: the same checks as
         // below (marker, length within 23..=max and within `msg`), without building any
         // error on the way.
@@ -46,16 +59,16 @@ impl Message {
                 && msg.len() >= len
             {
                 // Built in place: a move of the decoded UPDATE would be a `memcpy`.
-                let mut r = Ok(Message::Update(Update::default()));
-                if let Ok(Message::Update(u)) = &mut r {
+                let r = out.write(Ok(Message::Update(Update::default())));
+                if let Ok(Message::Update(u)) = r {
                     if let Err(e) = Update::decode_body_into(&msg[HEADER_LEN..len], ctx, u) {
-                        r = Err(e);
+                        *r = Err(e);
                     }
                 }
-                return r;
+                return;
             }
         }
-        Self::decode_checked(msg, ctx)
+        out.write(Self::decode_checked(msg, ctx));
     }
 
     /// [`Message::decode`] for every other case, with the header errors.

@@ -191,15 +191,26 @@ impl<P, const N: usize> NlriSink<P> for SmallVec<[Nlri<P>; N]> {
 /// A run of at most one window (a Calico UPDATE's single prefix) is decoded in place;
 /// a longer one into a `Vec` whose buffer the inline vector then takes over (no copy),
 /// so long runs keep the `Vec` loop.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_v4_into<const N: usize>(
     buf: &[u8],
     add_path: bool,
     out: &mut SmallVec<[Nlri<Ipv4Net>; N]>,
 ) -> Result<(), NlriFault> {
+    // An empty run (most Withdrawn Routes fields) without a call.
     if buf.is_empty() {
         return Ok(());
     }
+    decode_v4_run(buf, add_path, out)
+}
+
+/// [`decode_v4_into`] for a run that is not empty.
+#[inline(never)]
+fn decode_v4_run<const N: usize>(
+    buf: &[u8],
+    add_path: bool,
+    out: &mut SmallVec<[Nlri<Ipv4Net>; N]>,
+) -> Result<(), NlriFault> {
     let window = if add_path { 9 } else { 5 };
     if buf.len() <= window * N {
         return if add_path { decode_run::<Ipv4Net, true>(buf, out) } else { decode_run::<Ipv4Net, false>(buf, out) };

@@ -223,6 +223,11 @@ impl Update {
             )
         })?;
 
+        // The common case, every attribute a well-formed one of the usual kinds, in a
+        // shorter loop; anything else goes through the general loop below.
+        if attr::decode_common(abuf, ctx, !u.nlri.is_empty(), &mut u.attributes) {
+            return Ok(());
+        }
         let mut faults: Vec<DecodeError> = Vec::new();
         // Whether the UPDATE holds any path attribute other than MP_UNREACH_NLRI
         // (RFC 7606 §5.2).
@@ -295,7 +300,7 @@ impl Update {
                     // short value, so a re-encoding matches the sender's bytes; for long
                     // values it is implied.
                     let keep = if vlen <= 255 { 0xf0 } else { 0xe0 };
-                    u.attributes.push(Attribute { flags: fl & keep, value })
+                    push_attribute(&mut u.attributes, Attribute { flags: fl & keep, value })
                 }
                 Err(f) => {
                     let e = DecodeError::new(f.kind, at, code::UPDATE_MESSAGE, f.subcode, Bytes::copy_from_slice(raw))
@@ -396,6 +401,23 @@ impl Update {
         out[alen_at..alen_at + 2].copy_from_slice(&(alen as u16).to_be_bytes());
         nlri::encode_all(&self.nlri, add, out);
         Ok(())
+    }
+}
+
+/// `v.push(a)` with the common case (room left) inline: `SmallVec::push` is not inlined
+/// into the decoder, and the call moves each attribute through a stack temporary.
+#[inline(always)]
+pub(crate) fn push_attribute(v: &mut Attributes, a: Attribute) {
+    let len = v.len();
+    if len < v.capacity() {
+        // SAFETY: `len < capacity`, so slot `len` is allocated and unused; it is written
+        // before the length covers it.
+        unsafe {
+            v.as_mut_ptr().add(len).write(a);
+            v.set_len(len + 1);
+        }
+    } else {
+        v.push(a);
     }
 }
 

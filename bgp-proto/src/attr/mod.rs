@@ -235,4 +235,4 @@ impl From<AttrValue> for Attribute {
 }
 
 pub(crate) use encode::{encode_attribute, encode_attributes, encoded_len};
-pub(crate) use value::decode_value;
+pub(crate) use value::{decode_common, decode_value};

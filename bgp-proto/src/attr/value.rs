@@ -64,6 +64,18 @@ fn next_hop_valid(a: Ipv4Addr) -> bool {
     !(a.is_unspecified() || a.octets()[0] >= 224)
 }
 
+/// The COMMUNITIES in `v` (a multiple of 4 octets), in an exact-size `Vec`.
+#[inline(always)]
+fn communities(v: &[u8]) -> Vec<Community> {
+    v.as_chunks::<4>().0.iter().map(|c| Community(u32::from_be_bytes(*c))).collect()
+}
+
+/// The LARGE_COMMUNITY values in `v` (a multiple of 12 octets), in an exact-size `Vec`.
+#[inline(always)]
+fn large_communities(v: &[u8]) -> Vec<LargeCommunity> {
+    v.as_chunks::<12>().0.iter().map(|c| LargeCommunity::new(u32_at(c), u32_at(&c[4..]), u32_at(&c[8..]))).collect()
+}
+
 /// Decodes one attribute value. `flags` are the received flags.
 #[inline(always)]
 pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Result<AttrValue, AttrFault> {
@@ -148,7 +160,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             if len == 0 || !len.is_multiple_of(4) {
                 return Err(len_fault(t, len, act()));
             }
-            AttrValue::Communities(v.chunks_exact(4).map(|c| Community(u32_at(c))).collect())
+            AttrValue::Communities(communities(v))
         }
         ORIGINATOR_ID | CLUSTER_LIST if ctx.external => {
             // RFC 7606 §7.9, §7.10: "If the ORIGINATOR_ID [CLUSTER_LIST] attribute is
@@ -190,9 +202,7 @@ pub(crate) fn decode_value(flags: u8, t: u8, v: &[u8], ctx: &DecodeCtx) -> Resul
             if len == 0 || !len.is_multiple_of(12) {
                 return Err(len_fault(t, len, act()));
             }
-            AttrValue::LargeCommunities(
-                v.chunks_exact(12).map(|c| LargeCommunity::new(u32_at(c), u32_at(&c[4..]), u32_at(&c[8..]))).collect(),
-            )
+            AttrValue::LargeCommunities(large_communities(v))
         }
         AS4_PATH => {
             // RFC 6793 §6: AS4_PATH is always 4-octet; a malformed one is discarded.
@@ -280,5 +290,148 @@ fn mp_fault(t: u8, f: mp::MpFault) -> AttrFault {
             sub::OPTIONAL_ATTRIBUTE,
             Action::SessionReset,
         ),
+    }
+}
+
+/// The common case of a Path Attributes field: every attribute one of ORIGIN, AS_PATH,
+/// NEXT_HOP, MULTI_EXIT_DISC, LOCAL_PREF (internal peer), COMMUNITIES or
+/// LARGE_COMMUNITY, with its required Optional/Transitive flags, a one-octet length and
+/// a well-formed value, none twice, and ORIGIN, AS_PATH and NEXT_HOP present when
+/// `announces` (RFC 4271 §5, RFC 7606 §3d). Such a field decodes with no error, and the
+/// values pushed to `out` are the ones `decode_value` gives (same checks, same
+/// constructors); this loop just skips the general one's error bookkeeping.
+///
+/// Returns `false`, with `out` emptied again, at the first thing it does not take: the
+/// caller then runs the general loop over the whole field.
+#[inline(always)]
+pub(crate) fn decode_common(
+    abuf: &[u8],
+    ctx: &DecodeCtx,
+    announces: bool,
+    out: &mut crate::update::Attributes,
+) -> bool {
+    use type_code::*;
+    // Written in place, the length set once at the end (a panic in between would only
+    // leak the values written so far); a field with more attributes than `out` has room
+    // for goes to the general loop.
+    let (base, cap, mut n) = (out.as_mut_ptr(), out.capacity(), out.len());
+    let mut seen = 0u64;
+    let mut rest = abuf;
+    let ok = loop {
+        let [fl, t, l, ..] = *rest else {
+            break rest.is_empty();
+        };
+        let Some(v) = rest.get(3..3 + l as usize) else { break false };
+        rest = &rest[3 + l as usize..];
+        // Known types only (all below 64), each once, no Extended Length bit.
+        if t >= 64 || seen & (1 << t) != 0 || fl & flags::EXTENDED_LENGTH != 0 || n == cap {
+            break false;
+        }
+        seen |= 1 << t;
+        let want = match t {
+            ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF => flags::TRANSITIVE,
+            MED => flags::OPTIONAL,
+            COMMUNITIES | LARGE_COMMUNITIES => flags::OPTIONAL | flags::TRANSITIVE,
+            _ => break false,
+        };
+        if fl & (flags::OPTIONAL | flags::TRANSITIVE) != want {
+            break false;
+        }
+        let len = v.len();
+        let value = match t {
+            ORIGIN => match *v {
+                [0] => AttrValue::Origin(Origin::Igp),
+                [1] => AttrValue::Origin(Origin::Egp),
+                [2] => AttrValue::Origin(Origin::Incomplete),
+                _ => break false,
+            },
+            AS_PATH => match AsPath::decode(v, ctx.four_octet_as) {
+                Ok(p) => AttrValue::AsPath(p),
+                Err(_) => break false,
+            },
+            NEXT_HOP if len == 4 && next_hop_valid(ipv4_at(v)) => AttrValue::NextHop(ipv4_at(v)),
+            MED if len == 4 => AttrValue::Med(u32_at(v)),
+            LOCAL_PREF if len == 4 && !ctx.external => AttrValue::LocalPref(u32_at(v)),
+            COMMUNITIES if len != 0 && len.is_multiple_of(4) => AttrValue::Communities(communities(v)),
+            LARGE_COMMUNITIES if len != 0 && len.is_multiple_of(12) => {
+                AttrValue::LargeCommunities(large_communities(v))
+            }
+            _ => break false,
+        };
+        // Without Extended Length every bit but the four unused ones is kept, as the
+        // general loop keeps it.
+        // SAFETY: `n < cap`: slot `n` is allocated and past the length.
+        unsafe { base.add(n).write(Attribute { flags: fl & 0xf0, value }) };
+        n += 1;
+    };
+    // SAFETY: slots up to `n` are written (the ones below the old length were there).
+    unsafe { out.set_len(n) };
+    const MANDATORY: u64 = 1 << ORIGIN | 1 << AS_PATH | 1 << NEXT_HOP;
+    if ok && (!announces || seen & MANDATORY == MANDATORY) {
+        return true;
+    }
+    out.clear();
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `decode_common` takes `field` (or not, as `takes` says); what it takes is what
+    /// `decode_value` gives for each attribute, and a field it does not take leaves the
+    /// vector empty.
+    fn check(field: &[u8], ctx: &DecodeCtx, announces: bool, takes: bool) {
+        let mut out = crate::update::Attributes::new();
+        let took = decode_common(field, ctx, announces, &mut out);
+        assert_eq!(took, takes, "{field:02x?}");
+        if !took {
+            assert!(out.is_empty());
+            return;
+        }
+        let mut rest = field;
+        let mut want = Vec::new();
+        while let [fl, t, l, ..] = *rest {
+            let v = &rest[3..3 + l as usize];
+            want.push(Attribute { flags: fl & 0xf0, value: decode_value(fl, t, v, ctx).unwrap() });
+            rest = &rest[3 + l as usize..];
+        }
+        assert_eq!(out.as_slice(), &want[..]);
+    }
+
+    #[test]
+    fn common_attributes_decode_as_the_general_path() {
+        let ctx = DecodeCtx::default();
+        let origin = [0x40, 1, 1, 2];
+        let path = [0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe8];
+        let nh = [0x40, 3, 4, 198, 18, 0, 1];
+        let med = [0x80, 4, 4, 0, 0, 0, 7];
+        let lp = [0x40, 5, 4, 0, 0, 0, 100];
+        let comm = [0xc0, 8, 8, 0xfc, 0, 0, 1, 0xff, 0xff, 0xff, 0x01];
+        let large = [0xc0, 32, 12, 0, 0, 0xfc, 0, 0, 0, 0, 1, 0, 0, 0, 2];
+        let cat = |parts: &[&[u8]]| parts.concat();
+        let all = cat(&[&origin, &path, &nh, &med, &lp, &comm, &large]);
+        check(&cat(&[&origin, &path, &nh, &lp, &comm, &large]), &ctx, true, true);
+        check(&cat(&[&large, &comm, &med, &nh, &path, &origin]), &ctx, true, true);
+        check(&[], &ctx, false, true);
+        // The Partial bit is kept (and the unused low bits dropped), as decode_value does.
+        check(&cat(&[&origin, &path, &nh, &[0xe1, 8, 4, 0, 0, 0, 1]]), &ctx, true, true);
+        // Left to the general loop: no room for a seventh attribute inline, a missing
+        // mandatory attribute, a duplicate, Extended Length, a bad flag, a bad value,
+        // LOCAL_PREF from an external peer, an unknown or other known type, a cut field.
+        check(&all, &ctx, true, false);
+        check(&cat(&[&origin, &path]), &ctx, true, false);
+        check(&cat(&[&origin, &path]), &ctx, false, true);
+        check(&cat(&[&origin, &path, &nh, &med, &med]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &[0x50, 3, 0, 4, 198, 18, 0, 1]]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &[0xc0, 3, 4, 198, 18, 0, 1]]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &[0x40, 3, 4, 224, 0, 0, 1]]), &ctx, true, false);
+        check(&cat(&[&[0x40, 1, 1, 3], &path, &nh]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &nh, &[0xc0, 8, 6, 0, 0, 0, 1, 0, 0]]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &nh, &lp]), &DecodeCtx { external: true, ..Default::default() }, true, false);
+        check(&cat(&[&origin, &path, &nh, &[0xc0, 99, 1, 0]]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &nh, &[0x40, 6, 0]]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &nh, &[0x40, 5, 4, 0]]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &nh, &[0x40]]), &ctx, true, false);
     }
 }
