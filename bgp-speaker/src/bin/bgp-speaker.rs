@@ -200,7 +200,19 @@ async fn client(cli: &Cli) -> Result<ExitCode, String> {
     Ok(if resp.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// One malloc arena for the process (the speaker's thread and fib-sync's): glibc gives
+/// the second thread its own arena otherwise, a second heap to fault in and keep
+/// resident on every node for a few hundred small allocations.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_malloc();
     let cli = Cli::parse();
     // One thread, as BIRD: a node speaker's work (a mesh of 100: 99 sessions, a few
     // hundred routes) is far below a core, and on a node every thread costs its stack
