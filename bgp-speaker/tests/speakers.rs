@@ -297,11 +297,11 @@ async fn peers_with_equal_policies_share_one_update_group() {
     for (i, s) in spokes.iter().enumerate() {
         let mut n = neighbor(64512, rid("198.18.2.1"), s, 179, 64512, None);
         n.session.passive = true;
-        n.export = Some(if i < 2 {
+        n.export = Some(std::sync::Arc::new(if i < 2 {
             accept()
         } else {
             Policy { name: "export-none".into(), default: Terminal::Reject, rules: Vec::new() }
-        });
+        }));
         hub.add_peer(n).await.unwrap();
     }
     let mut others = Vec::new();

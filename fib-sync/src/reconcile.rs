@@ -4,7 +4,8 @@
 //! the next operations to write. Every decision is made here, with an explicit `now`,
 //! so that the unit tests are deterministic.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use foldhash::{HashMap, HashMapExt, HashSet};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 

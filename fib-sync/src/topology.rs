@@ -2,7 +2,8 @@
 //! other protocols in the main table. Used for gateway resolution ("gateway recursive"),
 //! the node's subnets and learning (sans-IO).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use ipnet::IpNet;

@@ -290,11 +290,11 @@ fn template(
     }
     t.source = g.source.as_ref().map(|s| *s.get_ref());
     t.connect_timeout = Some(Duration::from_secs(10));
-    let lookup = |p: &Option<Spanned<String>>, field: &str| -> Result<Option<Policy>, ConfigError> {
+    let lookup = |p: &Option<Spanned<String>>, field: &str| -> Result<Option<std::sync::Arc<Policy>>, ConfigError> {
         match p {
             None => Ok(None),
             Some(name) => match policies.get(name.get_ref().as_str()) {
-                Some(pol) => Ok(Some((*pol).clone())),
+                Some(pol) => Ok(Some(std::sync::Arc::new((*pol).clone()))),
                 None => Err(err(name.span(), field, format!("no policy named {:?}", name.get_ref()))),
             },
         }

@@ -5,6 +5,7 @@ use crate::rib::{BestPathConfig, NextHopMode, PathAttrs, Policy, Prefix};
 use crate::session::{PeerAs, SessionConfig};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 /// The speaker as a whole.
 #[derive(Debug, Clone)]
@@ -63,10 +64,10 @@ pub struct NeighborConfig {
     pub transport: TransportOpts,
     /// The neighbour is a route-reflector client (RFC 4456).
     pub rr_client: bool,
-    /// Import policy.
-    pub import: Option<Policy>,
-    /// Export policy.
-    pub export: Option<Policy>,
+    /// Import policy (shared: a node's mesh peers all hold the same one).
+    pub import: Option<Arc<Policy>>,
+    /// Export policy (shared, as `import`).
+    pub export: Option<Arc<Policy>>,
     /// Next hop on export.
     pub next_hop: NextHopMode,
     /// Our IPv4 next hop towards this neighbour (next-hop self, local routes) when the

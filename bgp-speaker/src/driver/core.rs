@@ -24,7 +24,7 @@ struct PeerSlot {
     tx: mpsc::UnboundedSender<PeerCmd>,
     queued: Arc<AtomicUsize>,
     status: PeerStatus,
-    negotiated: Option<Box<Negotiated>>,
+    negotiated: Option<std::sync::Arc<Negotiated>>,
     restarting: bool,
     removing: bool,
 }
@@ -91,14 +91,25 @@ impl Core {
         // changes that arrive from many peers at once (a cluster coming up, a reflector
         // client going away) leave in packed UPDATEs rather than one UPDATE per prefix.
         let mut flush_at: Option<tokio::time::Instant> = None;
+        // One timer for the loop, moved only when the flush deadline changes: a fresh
+        // timer per turn is registered with the runtime every turn, and each one earlier
+        // than every other timer costs a wake-up write to the runtime's eventfd.
+        let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let flush_timer = tokio::time::sleep_until(far());
+        tokio::pin!(flush_timer);
         loop {
+            if let Some(t) = flush_at {
+                if flush_timer.deadline() != t {
+                    flush_timer.as_mut().reset(t);
+                }
+            }
             tokio::select! {
                 c = cmds.recv() => match c {
                     Some(c) => self.command(c),
                     None => break,
                 },
                 Some(e) = events.recv() => self.event(e),
-                _ = sleep_until_opt(flush_at) => {}
+                _ = &mut flush_timer, if flush_at.is_some() => {}
             }
             // Drain whatever else is ready, then export once: a burst of UPDATEs
             // becomes one Loc-RIB diff.
@@ -338,8 +349,8 @@ impl Core {
         p.cfg.import = n.import;
         p.cfg.export = n.export;
         let Some(id) = p.rib_id else { return Ok(PeerUpdate::PolicyUpdated) };
-        let import = p.cfg.import.clone().map(|pol| self.rib.add_policy(pol));
-        let export = p.cfg.export.clone().map(|pol| self.rib.add_policy(pol));
+        let import = p.cfg.import.as_deref().map(|pol| self.rib.add_policy_ref(pol));
+        let export = p.cfg.export.as_deref().map(|pol| self.rib.add_policy_ref(pol));
         let replaced = self.rib.set_peer_policies(id, import, export);
         if import_changed {
             // The Adj-RIB-In holds post-policy paths: ask the peer to send them again
@@ -493,7 +504,7 @@ impl Core {
         self.slots.get(s)?.as_ref()?.rib_id
     }
 
-    fn established(&mut self, s: Slot, n: Box<Negotiated>, local: SocketAddr) {
+    fn established(&mut self, s: Slot, n: std::sync::Arc<Negotiated>, local: SocketAddr) {
         let Some(p) = self.slots[s].as_mut() else { return };
         let internal = n.peer_asn == p.cfg.session.local_asn;
         let kind = match (internal, p.cfg.rr_client) {
@@ -509,8 +520,8 @@ impl Core {
                 rc.next_hop = p.cfg.next_hop;
                 rc.send_med = p.cfg.send_med;
                 rc.local_as = (p.cfg.session.local_asn != self.cfg.local_as).then_some(p.cfg.session.local_asn);
-                rc.import_policy = p.cfg.import.clone().map(|pol| self.rib.add_policy(pol));
-                rc.export_policy = p.cfg.export.clone().map(|pol| self.rib.add_policy(pol));
+                rc.import_policy = p.cfg.import.as_ref().map(|pol| self.rib.add_policy_ref(pol));
+                rc.export_policy = p.cfg.export.as_ref().map(|pol| self.rib.add_policy_ref(pol));
                 let id = self.rib.add_peer(rc);
                 p.rib_id = Some(id);
                 self.by_rib.insert(id, s);
@@ -664,13 +675,6 @@ const FLUSH_SLICE: usize = 4 << 10;
 
 /// How long Loc-RIB changes may wait to be packed with others before export.
 const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(3);
-
-async fn sleep_until_opt(t: Option<tokio::time::Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
 
 /// IPv4-mapped IPv6 sources (from a dual-stack listener) as plain IPv4.
 fn canonical(ip: IpAddr) -> IpAddr {

@@ -101,6 +101,13 @@ pub fn set_delayed_ack(fd: &impl AsRawFd) -> io::Result<()> {
     setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_QUICKACK, &off)
 }
 
+/// Defers the choice of the local port of a socket bound to port 0 to `connect`
+/// (IP_BIND_ADDRESS_NO_PORT, ip(7), Linux 4.2+).
+pub fn set_bind_no_port(fd: &impl AsRawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    setsockopt(fd, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, &on)
+}
+
 /// Sets the outgoing TTL (IPv4) or unicast hop limit (IPv6).
 pub fn set_ttl(fd: &impl AsRawFd, v4: bool, ttl: u8) -> io::Result<()> {
     let v: libc::c_int = ttl as libc::c_int;

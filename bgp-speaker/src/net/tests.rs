@@ -74,7 +74,7 @@ async fn gtsm_both_sides_connect_with_ttl_255() {
     let t = tokio::spawn(async move { l.accept().await });
     let c = connect(addr, &opts).await.expect("loopback is zero hops away");
     let (s, _) = t.await.unwrap().unwrap();
-    apply_accepted(&s, &opts).unwrap();
+    apply_accepted(&s, true, &opts).unwrap();
     assert_eq!(socket2::SockRef::from(&c).ttl_v4().unwrap(), 255);
     assert_eq!(socket2::SockRef::from(&s).ttl_v4().unwrap(), 255);
 }
@@ -121,11 +121,28 @@ async fn sessions_use_delayed_acks_and_no_nagle() {
     let (mut s, _) = t.await.unwrap().unwrap();
     // Inherited from the listener.
     assert_eq!(quickack(&s), 0, "accepted: delayed ACKs before apply_accepted");
-    apply_accepted(&s, &opts).unwrap();
+    assert!(s.nodelay().unwrap(), "accepted: TCP_NODELAY inherited from the listener");
+    apply_accepted(&s, true, &opts).unwrap();
     let mut buf = [0u8; 4];
     s.read_exact(&mut buf).await.unwrap();
     for (side, sock) in [("dialled", &c), ("accepted", &s)] {
         assert_eq!(quickack(sock), 0, "{side}: delayed ACKs");
         assert!(sock.nodelay().unwrap(), "{side}: TCP_NODELAY");
     }
+}
+
+#[tokio::test]
+async fn a_bound_source_gets_its_port_at_connect() {
+    let l = listen(SocketAddr::new(lo(1), 0), 8).unwrap();
+    let addr = l.local_addr().unwrap();
+    let opts =
+        TransportOpts { source: Some(lo(2)), connect_timeout: Some(Duration::from_secs(2)), ..Default::default() };
+    let t = tokio::spawn(async move { l.accept().await });
+    let c = connect(addr, &opts).await.unwrap();
+    let (s, peer) = t.await.unwrap().unwrap();
+    let local = c.local_addr().unwrap();
+    assert_eq!(local.ip(), lo(2), "the configured source address");
+    assert_ne!(local.port(), 0, "a port chosen at connect");
+    assert_eq!(peer, local);
+    assert_eq!(s.local_addr().unwrap(), addr);
 }

@@ -91,6 +91,17 @@ fn base(cfg: &NodeConfig, addr: IpAddr, asn: u32, restarting: bool, restart_time
 
 /// The mesh neighbour for member `name` at `addr`.
 pub fn mesh_neighbor(cfg: &NodeConfig, name: &str, addr: IpAddr, restarting: bool) -> Option<Wanted> {
+    mesh_neighbor_with(cfg, name, addr, restarting, &std::sync::Arc::new(export_policy(cfg, &[])))
+}
+
+/// [`mesh_neighbor`] with the mesh's export policy built once by the caller.
+fn mesh_neighbor_with(
+    cfg: &NodeConfig,
+    name: &str,
+    addr: IpAddr,
+    restarting: bool,
+    export: &std::sync::Arc<crate::rib::Policy>,
+) -> Option<Wanted> {
     let me = own_addr(cfg, addr)?;
     if me == addr || name == cfg.node.name {
         return None;
@@ -104,7 +115,7 @@ pub fn mesh_neighbor(cfg: &NodeConfig, name: &str, addr: IpAddr, restarting: boo
     n.session.keepalive = m.keepalive_time;
     n.transport.source = Some(me);
     n.transport.md5_key = m.password.as_ref().map(|p| p.as_bytes().to_vec());
-    n.export = Some(export_policy(cfg, &[]));
+    n.export = Some(export.clone());
     n.description = name.to_string();
     Some(Wanted { name: name.to_string(), kind: PeerType::Mesh, config: n })
 }
@@ -144,8 +155,8 @@ pub fn peer_neighbor(cfg: &NodeConfig, p: &Peer, restarting: bool) -> Option<Wan
         NextHopSetting::SelfAddr => NextHopMode::SelfAddr,
         NextHopSetting::Keep => NextHopMode::Keep,
     };
-    n.export = Some(export_policy(cfg, &p.filters));
-    n.import = import_policy(cfg, &p.filters);
+    n.export = Some(std::sync::Arc::new(export_policy(cfg, &p.filters)));
+    n.import = import_policy(cfg, &p.filters).map(std::sync::Arc::new);
     n.description = p.name.clone();
     Some(Wanted { name: p.name.clone(), kind, config: n })
 }
@@ -155,8 +166,9 @@ pub fn peer_neighbor(cfg: &NodeConfig, p: &Peer, restarting: bool) -> Option<Wan
 pub fn wanted(cfg: &NodeConfig, restarting: bool) -> BTreeMap<IpAddr, Wanted> {
     let mut out = BTreeMap::new();
     if cfg.mesh.enabled && !cfg.is_reflector() {
+        let export = std::sync::Arc::new(export_policy(cfg, &[]));
         for (name, addr) in &cfg.mesh.members {
-            if let Some(w) = mesh_neighbor(cfg, name, *addr, restarting) {
+            if let Some(w) = mesh_neighbor_with(cfg, name, *addr, restarting, &export) {
                 out.insert(*addr, w);
             }
         }

@@ -240,6 +240,17 @@ impl Rib {
         }
     }
 
+    /// [`Rib::add_policy`] for a borrowed policy: cloned only when no equal one is
+    /// registered (a mesh node's 99 peers share one).
+    pub fn add_policy_ref(&mut self, p: &Policy) -> PolicyId {
+        let live = |i: &usize| self.policy_refs[*i] > 0;
+        if let Some(i) = (0..self.policies.len()).filter(live).find(|&i| self.policies[i] == *p) {
+            self.policy_refs[i] += 1;
+            return PolicyId(i as u32);
+        }
+        self.add_policy(p.clone())
+    }
+
     /// Drops one reference to a policy from [`Rib::add_policy`]; the last one frees it
     /// and its id may be given to another policy.
     pub fn release_policy(&mut self, id: PolicyId) {

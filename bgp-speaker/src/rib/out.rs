@@ -106,7 +106,23 @@ struct Group {
     members: Vec<PeerId>,
     adj_out: AdjOut,
     builder: UpdateBuilder,
+    /// The encoded whole-table dump of a small Adj-RIB-Out, for the next member that
+    /// joins (a mesh node's 99 peers join one group holding its own block): valid until
+    /// the Adj-RIB-Out changes.
+    dump_cache: Option<DumpCache>,
 }
+
+/// See [`Group::dump_cache`].
+#[derive(Debug)]
+struct DumpCache {
+    /// The UPDATEs, back to back.
+    bytes: Bytes,
+    /// The members whose own routes the table holds (split horizon: their dump differs).
+    srcs: Vec<PeerId>,
+}
+
+/// Adj-RIB-Out entries up to which a group keeps its encoded dump.
+const DUMP_CACHE_ENTRIES: usize = 64;
 
 /// Prefixes of both families.
 type NlriLists = (Vec<Nlri<Ipv4Net>>, Vec<Nlri<Ipv6Net>>);
@@ -171,7 +187,8 @@ impl OutGroups {
         let builder = UpdateBuilder::new(key.member.ctx.clone());
         self.by_key.insert(key.clone(), gid);
         self.member_of.insert(peer, gid);
-        self.groups[gid.0 as usize] = Some(Group { key, members: vec![peer], adj_out: AdjOut::default(), builder });
+        self.groups[gid.0 as usize] =
+            Some(Group { key, members: vec![peer], adj_out: AdjOut::default(), builder, dump_cache: None });
         let mut plan = Plan::default();
         let mut g = self.groups[gid.0 as usize].take().expect("live group");
         rib.for_each_best(|prefix, ecmp| self.diff(&mut g, rib, prefix, ecmp, &mut plan));
@@ -238,9 +255,24 @@ impl OutGroups {
     }
 
     fn dump_filtered(&mut self, gid: GroupId, peer: PeerId, family: Option<AfiSafi>) -> Vec<OutBatch> {
-        let g = self.groups[gid.0 as usize].take().expect("live group");
+        let mut g = self.groups[gid.0 as usize].take().expect("live group");
+        if family.is_none() {
+            if let Some(c) = g.dump_cache.as_ref().filter(|c| !c.srcs.contains(&peer)) {
+                let out = vec![OutBatch { group: gid, target: Target::Only(peer), bytes: c.bytes.clone() }];
+                self.groups[gid.0 as usize] = Some(g);
+                return out;
+            }
+        }
         let mut plan = Plan::default();
+        let mut entries_seen = 0usize;
+        let mut srcs: Vec<PeerId> = Vec::new();
         for (prefix, entries) in g.adj_out.iter() {
+            for e in entries.iter() {
+                entries_seen += 1;
+                if entries_seen <= DUMP_CACHE_ENTRIES && !srcs.contains(&e.src) {
+                    srcs.push(e.src);
+                }
+            }
             if family.is_some_and(|f| f != prefix.family()) {
                 continue;
             }
@@ -254,6 +286,11 @@ impl OutGroups {
             }
         }
         let out = self.encode(gid, &g, plan);
+        let cacheable = family.is_none() && entries_seen <= DUMP_CACHE_ENTRIES && !srcs.contains(&peer);
+        if cacheable && out.len() <= 1 {
+            let bytes = out.first().map(|b| b.bytes.clone()).unwrap_or_default();
+            g.dump_cache = Some(DumpCache { bytes, srcs });
+        }
         self.groups[gid.0 as usize] = Some(g);
         out
     }
@@ -340,6 +377,9 @@ impl OutGroups {
         let add = g.key.member.ctx.add_path(fam);
         let pid = |e: &OutEntry| add.then_some(e.path_id);
         let old = g.adj_out.remove(prefix);
+        if !(old.is_empty() && want.is_empty()) {
+            g.dump_cache = None;
+        }
         for w in &want {
             let prev = old.iter().find(|o| o.path_id == w.path_id);
             if let Some(o) = prev {

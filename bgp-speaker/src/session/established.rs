@@ -57,14 +57,14 @@ impl Session {
             if !keep.is_empty() {
                 let stale = self.cfg.graceful_restart.as_ref().map(|g| g.stale_time).unwrap_or_default();
                 self.set_timer(TimerKind::GrStale, now + stale);
-                if let Some(g) = self.neg.as_mut().and_then(|n| n.gr.as_mut()) {
+                if let Some(g) = self.neg.as_mut().map(std::sync::Arc::make_mut).and_then(|n| n.gr.as_mut()) {
                     g.awaiting_eor = keep.clone();
                 }
                 self.gr = GrState::AwaitingEor(keep);
             }
         }
         if let Some(n) = &self.neg {
-            self.push(Output::Established(Box::new(n.clone())));
+            self.push(Output::Established(n.clone()));
         }
         if !sweep.is_empty() {
             self.push(Output::StaleSweep { families: sweep });

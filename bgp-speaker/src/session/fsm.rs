@@ -201,9 +201,11 @@ impl Session {
 
     /// Sends our OPEN and arms the large OpenSent hold timer (RFC 4271 §8.2.2).
     fn send_open(&mut self, now: Instant) {
-        let open = self.cfg.local_open(self.restarting);
-        let _ = self.send_message(&Message::Open(open.clone()), now);
-        self.local_open = Some(open);
+        let msg = Message::Open(self.cfg.local_open(self.restarting));
+        let _ = self.send_message(&msg, now);
+        if let Message::Open(open) = msg {
+            self.local_open = Some(open);
+        }
         self.hold = Some(self.cfg.open_hold_time);
         self.set_timer(TimerKind::Hold, now + self.cfg.open_hold_time);
     }
@@ -386,11 +388,12 @@ impl Session {
     /// The peer's OPEN in OpenSent (or Connect/Active under DelayOpen): check it,
     /// answer with KEEPALIVE and go to OpenConfirm (RFC 4271 §8.2.2 Event 19).
     fn accept_open(&mut self, peer: Open, now: Instant) {
-        let local = self.local_open.clone().unwrap_or_else(|| self.cfg.local_open(self.restarting));
+        // Our OPEN moves into the negotiated parameters; nothing reads it here afterwards.
+        let local = self.local_open.take().unwrap_or_else(|| self.cfg.local_open(self.restarting));
         if let Err(n) = check_open(&self.cfg, &local, &peer) {
             return self.fail(now, n, DownReason::BadOpen);
         }
-        let neg = Negotiated::compute(&self.cfg, &local, &peer);
+        let neg = Negotiated::compute(&self.cfg, local, peer);
         if neg.families.is_empty() {
             self.push(Output::Warning(super::Warning::NoCommonFamily));
         }
@@ -398,7 +401,7 @@ impl Session {
         self.encode_ctx = neg.encode_ctx.clone();
         self.hold = (neg.hold_time > 0).then(|| Duration::from_secs(neg.hold_time as u64));
         self.keepalive = (neg.keepalive > 0).then(|| Duration::from_secs(neg.keepalive as u64));
-        self.neg = Some(neg);
+        self.neg = Some(std::sync::Arc::new(neg));
         self.send_keepalive(now);
         match self.hold {
             Some(h) => self.set_timer(TimerKind::Hold, now + h),

@@ -139,7 +139,7 @@ pub enum Output {
         to: State,
     },
     /// The session reached Established.
-    Established(Box<Negotiated>),
+    Established(std::sync::Arc<Negotiated>),
     /// A received UPDATE after RFC 7606 handling and family filtering.
     /// (Boxed: an `Update` keeps its vectors inline, ~350 bytes, and every queued
     /// output and event would carry that size; a reflector with 1000 sessions keeps an

@@ -173,7 +173,7 @@ pub struct Session {
     /// An outgoing connection attempt is in progress.
     connecting: bool,
     local_open: Option<Open>,
-    neg: Option<Negotiated>,
+    neg: Option<std::sync::Arc<Negotiated>>,
     decode_ctx: DecodeCtx,
     encode_ctx: EncodeCtx,
     hold: Option<Duration>,
@@ -252,7 +252,7 @@ impl Session {
 
     /// The negotiated parameters, from OpenConfirm on.
     pub fn negotiated(&self) -> Option<&Negotiated> {
-        self.neg.as_ref()
+        self.neg.as_deref()
     }
 
     /// The peer's BGP Identifier, once its OPEN was received (for collision detection).

@@ -87,10 +87,22 @@ pub fn gr_capability(o: &Open) -> Option<&GracefulRestart> {
     })
 }
 
+fn empty_open() -> Open {
+    Open { my_as: 0, hold_time: 0, bgp_id: std::net::Ipv4Addr::UNSPECIFIED, params: Vec::new() }
+}
+
 impl Negotiated {
     /// Computes the negotiated parameters. The OPEN must already have passed
     /// [`check_open`](super::open_check::check_open).
-    pub fn compute(cfg: &SessionConfig, local: &Open, peer: &Open) -> Negotiated {
+    pub fn compute(cfg: &SessionConfig, local: Open, peer: Open) -> Negotiated {
+        let (l, p) = (&local, &peer);
+        let mut n = Self::compute_ref(cfg, l, p);
+        n.local_open = local;
+        n.peer_open = peer;
+        n
+    }
+
+    fn compute_ref(cfg: &SessionConfig, local: &Open, peer: &Open) -> Negotiated {
         let peer_asn = peer.asn();
         let external = !cfg.is_internal(peer_asn);
         let (decode_ctx, encode_ctx) = negotiate(local, peer, external);
@@ -133,8 +145,9 @@ impl Negotiated {
             ),
             four_octet: decode_ctx.four_octet_as,
             extended_message: decode_ctx.extended_message,
-            peer_open: peer.clone(),
-            local_open: local.clone(),
+            // Filled in by `compute`, which owns both OPENs (no copies).
+            peer_open: empty_open(),
+            local_open: empty_open(),
             decode_ctx,
             encode_ctx,
             hold_time,

@@ -23,6 +23,17 @@ pub fn cpu_secs(pid: u32) -> io::Result<f64> {
     Ok((ut + st) / clk_tck())
 }
 
+/// A process's (user, system) CPU seconds from `/proc/PID/stat` (10 ms ticks: a sample,
+/// meaningful summed over many processes).
+pub fn cpu_user_sys(pid: u32) -> io::Result<(f64, f64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = &s[s.rfind(')').ok_or_else(|| io::Error::other("bad /proc stat"))? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ut: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let st: f64 = f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    Ok((ut / clk_tck(), st / clk_tck()))
+}
+
 /// A `/proc/PID/status` field in KiB (`VmHWM`, `VmRSS`).
 pub fn status_kib(pid: u32, field: &str) -> io::Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

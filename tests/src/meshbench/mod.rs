@@ -249,6 +249,9 @@ fn run_one(opts: &Options, mesh: &mut Mesh, row: &mut Row) -> io::Result<()> {
         return Ok(());
     };
     row.cpu.0 = cpu_of(&pids);
+    let (us, sy) =
+        pids.iter().filter_map(|(_, p)| stats::cpu_user_sys(*p).ok()).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    eprintln!("   CPU to converge by ticks: user {us:.2} s, system {sy:.2} s");
     row.mem = pids
         .iter()
         .map(|(_, p)| (stats::status_kib(*p, "VmRSS").unwrap_or(0), stats::status_kib(*p, "VmHWM").unwrap_or(0)))

@@ -420,3 +420,54 @@ fn add_path_send_advertises_ecmp_set() {
     let u: Vec<Update> = b.iter().flat_map(|b| decode_all(&b.bytes, &ctx)).collect();
     assert_eq!(u[0].withdrawn[..], vec![bgp_proto::Nlri::with_path_id(P.parse().unwrap(), a2.0 << 16)]);
 }
+
+#[test]
+fn joining_members_share_the_cached_dump_until_the_table_changes() {
+    let mut rib = new_rib();
+    let mut out = OutGroups::new();
+    let src = peer(&mut rib, 1, 100, PeerKind::Ebgp);
+    let m1 = peer(&mut rib, 2, 200, PeerKind::Ebgp);
+    let m2 = peer(&mut rib, 3, 300, PeerKind::Ebgp);
+    let m3 = peer(&mut rib, 4, 400, PeerKind::Ebgp);
+    out.join(&rib, m1, member("192.0.2.254"));
+    announce(&mut rib, src, P, attrs(&[100]));
+    step(&mut rib, &mut out);
+    let (_, d2) = out.join(&rib, m2, member("192.0.2.254"));
+    let (_, d3) = out.join(&rib, m3, member("192.0.2.254"));
+    assert_eq!((d2.len(), d3.len()), (1, 1));
+    assert_eq!((d2[0].target, d3[0].target), (Target::Only(m2), Target::Only(m3)));
+    // The second dump is the first one's buffer, not a new encoding.
+    assert_eq!(d2[0].bytes.as_ptr(), d3[0].bytes.as_ptr());
+    let u = sent(&out, &d3, m3);
+    assert_eq!(u[0].nlri[..], vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
+    // A change to the table: the next member gets the new table.
+    announce(&mut rib, src, "10.9.0.0/16", attrs(&[100]));
+    step(&mut rib, &mut out);
+    out.leave(m3);
+    let (_, d3) = out.join(&rib, m3, member("192.0.2.254"));
+    let got: Vec<String> =
+        sent(&out, &d3, m3).iter().flat_map(|u| u.nlri.iter().map(|n| n.prefix.to_string())).collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.contains(&"10.9.0.0/16".to_string()) && got.contains(&P.to_string()), "{got:?}");
+}
+
+#[test]
+fn the_cached_dump_is_not_given_to_the_source_of_a_route() {
+    let mut rib = new_rib();
+    let mut out = OutGroups::new();
+    let m1 = peer(&mut rib, 2, 200, PeerKind::Ebgp);
+    let m2 = peer(&mut rib, 3, 300, PeerKind::Ebgp);
+    out.join(&rib, m1, member("192.0.2.254"));
+    out.join(&rib, m2, member("192.0.2.254"));
+    // m1's route is in the group's table: m2 gets it, m1 (split horizon) does not.
+    announce(&mut rib, m1, P, attrs(&[200]));
+    step(&mut rib, &mut out);
+    out.leave(m2);
+    let (_, d2) = out.join(&rib, m2, member("192.0.2.254"));
+    assert_eq!(sent(&out, &d2, m2).len(), 1);
+    out.leave(m1);
+    // m1 rejoins with its own route still held by the group (its session is gone, but
+    // the route stays until the RIB withdraws it): it must not receive it back.
+    let (_, d1) = out.join(&rib, m1, member("192.0.2.254"));
+    assert!(sent(&out, &d1, m1).is_empty(), "split horizon");
+}

@@ -169,7 +169,7 @@ fn negotiation_intersects_families_and_capabilities() {
             }),
         ],
     );
-    let n = Negotiated::compute(&c, &c.local_open(false), &peer);
+    let n = Negotiated::compute(&c, c.local_open(false), peer.clone());
     assert_eq!(n.families, [AfiSafi::IPV4_UNICAST]);
     assert_eq!(n.hold_time, 60);
     assert_eq!(n.keepalive, 20);
@@ -179,7 +179,7 @@ fn negotiation_intersects_families_and_capabilities() {
     assert_eq!(n.gr.as_ref().unwrap().peer_restart_time, secs(120));
     // RFC 4760 §8: no Multiprotocol capability at all means IPv4 unicast.
     let bare = Open { my_as: 65002, hold_time: 90, bgp_id: B_ID, params: vec![] };
-    let n = Negotiated::compute(&c, &c.local_open(false), &bare);
+    let n = Negotiated::compute(&c, c.local_open(false), bare.clone());
     assert_eq!(n.families, [AfiSafi::IPV4_UNICAST]);
     assert!(!n.four_octet);
 }
