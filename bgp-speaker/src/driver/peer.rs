@@ -593,14 +593,20 @@ fn refuse(mut s: TcpStream, n: Notification) {
 /// all the room there was.
 async fn read_some(conn: &mut Option<Conn>) -> std::io::Result<(usize, bool)> {
     match conn {
-        Some(c) => {
+        Some(c) => loop {
+            // Room is reserved only once there is something to read: an idle session
+            // (most of them, most of the time) holds no read buffer.
+            c.reader.readable().await?;
             if c.rbuf.capacity() - c.rbuf.len() < MIN_READ {
                 c.rbuf.reserve(c.read_size);
             }
             let room = c.rbuf.capacity() - c.rbuf.len();
-            let n = c.reader.read_buf(&mut c.rbuf).await?;
-            Ok((n, n >= room))
-        }
+            match c.reader.try_read_buf(&mut c.rbuf) {
+                Ok(n) => return Ok((n, n >= room)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        },
         None => std::future::pending().await,
     }
 }

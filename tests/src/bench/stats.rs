@@ -34,6 +34,13 @@ pub fn cpu_user_sys(pid: u32) -> io::Result<(f64, f64)> {
     Ok((ut / clk_tck(), st / clk_tck()))
 }
 
+/// A process's minor page faults so far (`/proc/PID/stat` field 10).
+pub fn minor_faults(pid: u32) -> io::Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = &s[s.rfind(')').ok_or_else(|| io::Error::other("bad /proc stat"))? + 2..];
+    rest.split_whitespace().nth(7).and_then(|v| v.parse().ok()).ok_or_else(|| io::Error::other("bad /proc stat"))
+}
+
 /// A `/proc/PID/status` field in KiB (`VmHWM`, `VmRSS`).
 pub fn status_kib(pid: u32, field: &str) -> io::Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

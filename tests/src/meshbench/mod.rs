@@ -251,7 +251,11 @@ fn run_one(opts: &Options, mesh: &mut Mesh, row: &mut Row) -> io::Result<()> {
     row.cpu.0 = cpu_of(&pids);
     let (us, sy) =
         pids.iter().filter_map(|(_, p)| stats::cpu_user_sys(*p).ok()).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-    eprintln!("   CPU to converge by ticks: user {us:.2} s, system {sy:.2} s");
+    let faults: u64 = pids.iter().filter_map(|(_, p)| stats::minor_faults(*p).ok()).sum();
+    eprintln!(
+        "   CPU to converge by ticks: user {us:.2} s, system {sy:.2} s; minor page faults per node {}",
+        faults / pids.len().max(1) as u64
+    );
     row.mem = pids
         .iter()
         .map(|(_, p)| (stats::status_kib(*p, "VmRSS").unwrap_or(0), stats::status_kib(*p, "VmHWM").unwrap_or(0)))
