@@ -2,7 +2,7 @@
 //! commands, and fans encoded UPDATEs out to the peers.
 
 use super::config::{NeighborConfig, SpeakerConfig};
-use super::peer::{PeerCmd, PeerEvent, PeerTask, Slot};
+use super::peer::{LiveState, PeerCmd, PeerEvent, PeerTask, Slot};
 use super::{state_name, Cmd, NeighborKind, PeerStatus, PeerUpdate, RouteEvents, SpeakerError};
 use crate::rib::{BestChange, MemberConfig, OutBatch, OutGroups, PeerId, PeerKind, Rib, RibConfig};
 use crate::session::{Negotiated, PeerAs, State};
@@ -23,6 +23,7 @@ struct PeerSlot {
     rib_id: Option<PeerId>,
     tx: mpsc::UnboundedSender<PeerCmd>,
     queued: Arc<AtomicUsize>,
+    live: Arc<LiveState>,
     status: PeerStatus,
     negotiated: Option<std::sync::Arc<Negotiated>>,
     restarting: bool,
@@ -170,6 +171,7 @@ impl Core {
             self.slots.len() - 1
         });
         let queued = Arc::new(AtomicUsize::new(0));
+        let live = Arc::new(LiveState::new());
         let (tx, _task) = PeerTask::spawn(
             slot,
             SocketAddr::new(n.address, n.port),
@@ -177,6 +179,7 @@ impl Core {
             n.session.clone(),
             self.events_tx.clone(),
             queued.clone(),
+            live.clone(),
         );
         let asn = match &n.session.peer_as {
             PeerAs::Exact(a) => Some(*a),
@@ -209,6 +212,7 @@ impl Core {
             rib_id: None,
             tx,
             queued,
+            live,
             status,
             negotiated: None,
             restarting: false,
@@ -248,6 +252,8 @@ impl Core {
                     .flatten()
                     .map(|s| {
                         let mut st = s.status.clone();
+                        st.state = state_name(s.live.state());
+                        st.since = s.live.since();
                         if let Some(id) = s.rib_id {
                             st.counts = self.rib.peer_counts(id);
                             st.advertised = self.out.peer_path_count(id) as u64;
@@ -416,12 +422,6 @@ impl Core {
 
     fn event(&mut self, e: PeerEvent) {
         match e {
-            PeerEvent::State(s, st) => {
-                if let Some(p) = self.slots[s].as_mut() {
-                    p.status.state = state_name(st);
-                    p.status.since = SystemTime::now();
-                }
-            }
             PeerEvent::Established(s, n, local) => self.established(s, n, local),
             PeerEvent::Update(s, u) => {
                 if let Some(p) = self.slots[s].as_mut() {

@@ -10,9 +10,9 @@ use crate::session::{
 use bgp_proto::{AfiSafi, DecodeCtx, EncodeCtx, Message, Notification, RouteRefresh, Update};
 use bytes::{Bytes, BytesMut};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
@@ -45,7 +45,6 @@ pub(crate) enum PeerCmd {
 /// What a peer task tells the core.
 #[derive(Debug)]
 pub(crate) enum PeerEvent {
-    State(Slot, State),
     Established(Slot, std::sync::Arc<Negotiated>, SocketAddr),
     Update(Slot, Box<Update>),
     RouteRefresh(Slot, RouteRefresh),
@@ -93,6 +92,7 @@ pub(crate) struct PeerTask {
     pending_inbound: Option<Pending>,
     events: mpsc::Sender<PeerEvent>,
     queued: Arc<AtomicUsize>,
+    live: Arc<LiveState>,
     /// The session was Established when the last outputs were carried out.
     was_established: bool,
     /// The initial table's End-of-RIB was queued: end the writer's hold.
@@ -102,6 +102,43 @@ pub(crate) struct PeerTask {
     writes: Vec<bytes::Bytes>,
     /// Frames of one read are being handled: writes wait for the end of the read.
     in_read: bool,
+}
+
+/// A session's FSM state, written by its peer task and read by the core when it reports
+/// status: transitions need no event through the core's queue.
+#[derive(Debug)]
+pub(crate) struct LiveState {
+    state: AtomicU8,
+    /// When the state last changed, in milliseconds since the Unix epoch.
+    since_ms: AtomicU64,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl LiveState {
+    /// Idle, since now.
+    pub(crate) fn new() -> Self {
+        LiveState { state: AtomicU8::new(State::Idle as u8), since_ms: AtomicU64::new(unix_ms()) }
+    }
+
+    fn set(&self, s: State) {
+        self.since_ms.store(unix_ms(), Ordering::Relaxed);
+        self.state.store(s as u8, Ordering::Relaxed);
+    }
+
+    /// The current state.
+    pub(crate) fn state(&self) -> State {
+        const ALL: [State; 6] =
+            [State::Idle, State::Connect, State::Active, State::OpenSent, State::OpenConfirm, State::Established];
+        ALL.get(self.state.load(Ordering::Relaxed) as usize).copied().unwrap_or(State::Idle)
+    }
+
+    /// When it was entered.
+    pub(crate) fn since(&self) -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_millis(self.since_ms.load(Ordering::Relaxed))
+    }
 }
 
 /// How long a new session's writer holds its first Established writes (the handshake's
@@ -116,6 +153,7 @@ impl PeerTask {
         cfg: SessionConfig,
         events: mpsc::Sender<PeerEvent>,
         queued: Arc<AtomicUsize>,
+        live: Arc<LiveState>,
     ) -> (mpsc::UnboundedSender<PeerCmd>, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let now = Instant::now();
@@ -136,6 +174,7 @@ impl PeerTask {
             pending_inbound: None,
             events,
             queued,
+            live,
             was_established: false,
             release_hold: false,
             writes: Vec::new(),
@@ -532,7 +571,9 @@ impl PeerTask {
                             self.resolve(p, None);
                         }
                     }
-                    Some(PeerEvent::State(self.slot, to))
+                    // Recorded for status where the core reads it: no event per transition.
+                    self.live.set(to);
+                    None
                 }
                 Output::Established(n) => {
                     let local =
@@ -626,5 +667,22 @@ async fn join_connect(h: &mut Option<JoinHandle<std::io::Result<TcpStream>>>) ->
             Err(e) => Err(std::io::Error::other(e)),
         },
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_state_reads_back_every_state_and_its_time() {
+        let l = LiveState::new();
+        assert_eq!(l.state(), State::Idle);
+        for s in [State::Connect, State::Active, State::OpenSent, State::OpenConfirm, State::Established, State::Idle] {
+            let before = SystemTime::now() - std::time::Duration::from_millis(1);
+            l.set(s);
+            assert_eq!(l.state(), s);
+            assert!(l.since() >= before && l.since() <= SystemTime::now());
+        }
     }
 }
