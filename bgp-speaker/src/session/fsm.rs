@@ -145,7 +145,7 @@ impl Session {
     /// Encodes and queues a message; KEEPALIVE and UPDATE restart the KeepaliveTimer
     /// (RFC 4271 §8.2.2, done lazily through `last_tx`).
     pub(super) fn send_message(&mut self, m: &Message, now: Instant) -> Result<(), bgp_proto::EncodeError> {
-        let b = m.to_bytes(&self.encode_ctx)?;
+        let b = super::encoded::encode(m, &self.encode_ctx)?;
         self.stats.messages_out += 1;
         match m {
             Message::Keepalive => self.stats.keepalives_out += 1,

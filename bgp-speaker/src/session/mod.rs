@@ -48,6 +48,7 @@
 
 pub mod collision;
 pub mod config;
+mod encoded;
 mod established;
 mod fsm;
 pub mod io;
