@@ -85,7 +85,6 @@ pub(crate) struct PeerTask {
     slot: Slot,
     remote: SocketAddr,
     opts: TransportOpts,
-    cfg: SessionConfig,
     session: Session,
     conn: Option<Conn>,
     connecting: Option<JoinHandle<std::io::Result<TcpStream>>>,
@@ -161,13 +160,12 @@ impl PeerTask {
         // where a max-prefix limit needs it.
         let mut cfg = cfg;
         cfg.count_prefixes = false;
-        let mut session = Session::new(cfg.clone(), now);
+        let mut session = Session::new(cfg, now);
         session.handle(Input::Start, now);
         let t = PeerTask {
             slot,
             remote,
             opts,
-            cfg,
             session,
             conn: None,
             connecting: None,
@@ -319,7 +317,8 @@ impl PeerTask {
             refuse(p.stream, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
             return;
         };
-        let survivor = resolve_collision(self.cfg.router_id, self.cfg.local_asn, remote_id, remote_as);
+        let cfg = self.session.config();
+        let survivor = resolve_collision(cfg.router_id, cfg.local_asn, remote_id, remote_as);
         if survivor == dir {
             refuse(p.stream, Notification::new(bgp_proto::error::code::CEASE, 7, Bytes::new()));
             return;
@@ -328,7 +327,7 @@ impl PeerTask {
         // takes the new connection, with what was already read from it.
         self.session.handle(Input::CollisionLost, now);
         self.flush_sends_and_close();
-        self.session = Session::new(self.cfg.clone(), now);
+        self.session = Session::new(self.session.config().clone(), now);
         self.session.handle(Input::Start, now);
         self.adopt(p, now);
     }
