@@ -371,7 +371,8 @@ fn decode_vec<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut Vec<Nlri<P>>) ->
             };
             slot.write(Nlri { path_id, prefix });
             k += 1;
-            i += hdr + (prefix.len_bits() as usize).div_ceil(8);
+            // `hdr + len.div_ceil(8)` in one addition and one shift.
+            i += (prefix.len_bits() as usize + 7 + 8 * hdr) >> 3;
         }
         // SAFETY: the first `k` spare slots were written above.
         unsafe { out.set_len(len + k) };
@@ -537,7 +538,8 @@ fn encode_wide<P: Prefix, const ADD: bool, const FIT: bool>(
     let mut p = 0usize;
     let mut count = 0usize;
     for n in v {
-        let len = hdr + (n.prefix.len_bits() as usize).div_ceil(8);
+        // `hdr + len.div_ceil(8)` in one addition and one shift.
+        let len = (n.prefix.len_bits() as usize + 7 + 8 * hdr) >> 3;
         if FIT && p + len > room {
             break;
         }
