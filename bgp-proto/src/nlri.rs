@@ -705,7 +705,8 @@ mod tests {
     fn runs(lens: &[u8]) -> Vec<Vec<u8>> {
         let mut v = Vec::new();
         for &l in lens {
-            for count in 1..=12 {
+            // Fewer under Miri, which runs these ~1000 times slower.
+            for count in (1..=12).filter(|c| !cfg!(miri) || [1, 2, 5, 12].contains(c)) {
                 v.push(vec![l; count]);
             }
         }
@@ -735,7 +736,9 @@ mod tests {
                 let mut got = Vec::new();
                 assert_eq!(decode(&buf.clone().into_boxed_slice(), add, &mut got), Ok(()), "{run:?} add={add}");
                 assert_eq!(got, want, "{run:?} add={add}");
-                for cut in 0..buf.len() {
+                // Under Miri only the cuts within two windows of the end.
+                let from = if cfg!(miri) { buf.len().saturating_sub(2 * 21) } else { 0 };
+                for cut in from..buf.len() {
                     let part = buf[..cut].to_vec().into_boxed_slice();
                     let mut got = Vec::new();
                     let r = decode(&part, add, &mut got);
@@ -813,7 +816,8 @@ mod tests {
                 let mut out = BytesMut::from(&b"xyz"[..]);
                 encode_all(&v, add, &mut out);
                 assert_eq!(&out[3..], &want[..], "{run:?} add={add}");
-                for room in 0..=want.len() + 1 {
+                let from = if cfg!(miri) { want.len().saturating_sub(2 * 21) } else { 0 };
+                for room in from..=want.len() + 1 {
                     let fit = v.iter().scan(0, |used, n| {
                         *used += encoded_len(n, add);
                         (*used <= room).then_some(*used)
