@@ -386,7 +386,8 @@ fn decode_vec<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut Vec<Nlri<P>>) ->
     decode_tail::<P, ADD>(buf, i, out)
 }
 
-/// The decode loop, one copy per family and ADD-PATH setting.
+/// The decode loop for a run short enough for the inline vector of an UPDATE field
+/// (longer runs go to [`decode_vec`]), one copy per ADD-PATH setting.
 ///
 /// The fast path runs while a whole window (path identifier, length octet and a full
 /// address) lies inside `buf`: a prefix that starts there cannot overrun the field, so
