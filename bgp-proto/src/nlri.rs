@@ -37,8 +37,10 @@ pub(crate) struct NlriFault {
     pub reason: &'static str,
 }
 
-/// A prefix type this module can decode and encode.
-pub trait Prefix: Copy + Sized {
+/// A prefix type this module can decode and encode: [`Ipv4Net`] and [`Ipv6Net`] only
+/// (sealed), as the encode loop relies on [`Prefix::write_window`] storing at least the
+/// length octet and the significant address octets.
+pub trait Prefix: Copy + Sized + sealed::Sealed {
     /// Address length in bits (32 or 128).
     const MAX_LEN: u8;
     /// Octets [`Prefix::write_window`] stores: the length octet, the whole address and,
@@ -69,6 +71,13 @@ pub trait Prefix: Copy + Sized {
     /// # Safety
     /// `dst` must be valid for writes of [`Prefix::WIDE`] octets.
     unsafe fn write_window(&self, dst: *mut u8);
+}
+
+mod sealed {
+    /// Keeps [`super::Prefix`] to the two types of this module.
+    pub trait Sealed {}
+    impl Sealed for ipnet::Ipv4Net {}
+    impl Sealed for ipnet::Ipv6Net {}
 }
 
 impl Prefix for Ipv4Net {
@@ -556,7 +565,9 @@ fn encode_wide<P: Prefix, const ADD: bool, const FIT: bool>(
         count += 1;
     }
     // SAFETY: octets `start..start + p` were all written: each prefix wrote at least its
-    // own `len` octets from where the previous one ended.
+    // own `len` octets from where the previous one ended (path identifier, then
+    // `write_window`'s length octet and address; `Prefix` is sealed to the two
+    // implementations above).
     unsafe { out.set_len(start + p) };
     (count, p)
 }
