@@ -37,10 +37,15 @@ pub(crate) struct NlriFault {
     pub reason: &'static str,
 }
 
-/// A prefix type this module can decode and encode.
-pub trait Prefix: Copy + Sized {
+/// A prefix type this module can decode and encode: [`Ipv4Net`] and [`Ipv6Net`] only
+/// (sealed), as the encode loop relies on [`Prefix::write_window`] storing at least the
+/// length octet and the significant address octets.
+pub trait Prefix: Copy + Sized + sealed::Sealed {
     /// Address length in bits (32 or 128).
     const MAX_LEN: u8;
+    /// Octets [`Prefix::write_window`] stores: the length octet, the whole address and,
+    /// for IPv4, padding up to one 8-octet word.
+    const WIDE: usize;
     /// Builds the prefix from up to `MAX_LEN / 8` significant octets; host bits are
     /// cleared (RFC 4271 §4.3: trailing bits are irrelevant).
     fn from_octets(octets: &[u8], len: u8) -> Self;
@@ -52,9 +57,27 @@ pub trait Prefix: Copy + Sized {
     /// `1 + MAX_LEN / 8` octets), clearing the bits past the length; `None` when the
     /// length exceeds `MAX_LEN`. The caller advances by the length's octets only.
     fn read_wide(w: &[u8]) -> Option<Self>;
+    /// [`Prefix::read_wide`] from a pointer, without a bounds check.
+    ///
+    /// # Safety
+    /// `src` must be valid for reads of `1 + MAX_LEN / 8` octets.
+    unsafe fn read_window(src: *const u8) -> Option<Self>;
     /// Writes the length octet and the whole address (`1 + MAX_LEN / 8` octets) at the
     /// front of `dst`; only the first `1 + len_bits().div_ceil(8)` of them are kept.
     fn write_wide(&self, dst: &mut [u8]);
+    /// [`Prefix::write_wide`] to a pointer, as one store of [`Prefix::WIDE`] octets
+    /// where the target allows, without a bounds check.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writes of [`Prefix::WIDE`] octets.
+    unsafe fn write_window(&self, dst: *mut u8);
+}
+
+mod sealed {
+    /// Keeps [`super::Prefix`] to the two types of this module.
+    pub trait Sealed {}
+    impl Sealed for ipnet::Ipv4Net {}
+    impl Sealed for ipnet::Ipv6Net {}
 }
 
 impl Prefix for Ipv4Net {
@@ -77,19 +100,53 @@ impl Prefix for Ipv4Net {
     }
     #[inline(always)]
     fn read_wide(w: &[u8]) -> Option<Self> {
-        let w: &[u8; 5] = w.first_chunk()?;
-        let len = w[0];
-        if len > 32 {
-            return None;
-        }
-        let v = u32::from_be_bytes([w[1], w[2], w[3], w[4]]) & mask32(len);
-        Ipv4Net::new(Ipv4Addr::from(v), len).ok()
+        v4_from_window(w.first_chunk()?)
+    }
+    #[inline(always)]
+    unsafe fn read_window(src: *const u8) -> Option<Self> {
+        // SAFETY: the caller guarantees 5 readable octets; `[u8; 5]` has alignment 1.
+        v4_from_window(unsafe { &*src.cast::<[u8; 5]>() })
     }
     #[inline(always)]
     fn write_wide(&self, dst: &mut [u8]) {
         let o = self.addr().octets();
         dst[..5].copy_from_slice(&[self.prefix_len(), o[0], o[1], o[2], o[3]]);
     }
+    const WIDE: usize = 8;
+    #[inline(always)]
+    unsafe fn write_window(&self, dst: *mut u8) {
+        // Octet 0 the length, octets 1-4 the address in network order, then 3 octets of
+        // padding: one 8-octet store.
+        let w = self.prefix_len() as u64 | (u32::from_le_bytes(self.addr().octets()) as u64) << 8;
+        // SAFETY: the caller guarantees 8 writable octets; the store is unaligned.
+        unsafe { dst.cast::<[u8; 8]>().write_unaligned(w.to_le_bytes()) }
+    }
+}
+
+/// A length octet and a whole IPv4 address: the prefix with its host bits cleared, or
+/// `None` for a length over 32. The address stays in network byte order and is masked
+/// with a mask in the same order (no byte swaps).
+#[inline(always)]
+fn v4_from_window(w: &[u8; 5]) -> Option<Ipv4Net> {
+    let len = w[0];
+    if len > 32 {
+        return None;
+    }
+    let a = u32::from_ne_bytes([w[1], w[2], w[3], w[4]]) & MASK32_NE[len as usize];
+    Ipv4Net::new(Ipv4Addr::from(a.to_ne_bytes()), len).ok()
+}
+
+/// A length octet and a whole IPv6 address, as [`v4_from_window`].
+#[inline(always)]
+fn v6_from_window(w: &[u8; 17]) -> Option<Ipv6Net> {
+    let len = w[0];
+    if len > 128 {
+        return None;
+    }
+    let m = &MASK128_NE[len as usize];
+    let a: &[u8; 16] = w[1..].first_chunk()?;
+    let a = u128::from_ne_bytes(*a) & m;
+    Ipv6Net::new(Ipv6Addr::from(a.to_ne_bytes()), len).ok()
 }
 
 impl Prefix for Ipv6Net {
@@ -111,20 +168,27 @@ impl Prefix for Ipv6Net {
     }
     #[inline(always)]
     fn read_wide(w: &[u8]) -> Option<Self> {
-        let w: &[u8; 17] = w.first_chunk()?;
-        let len = w[0];
-        if len > 128 {
-            return None;
-        }
-        let a: &[u8; 16] = w[1..].first_chunk()?;
-        let v = u128::from_be_bytes(*a) & mask128(len);
-        Ipv6Net::new(Ipv6Addr::from(v), len).ok()
+        v6_from_window(w.first_chunk()?)
+    }
+    #[inline(always)]
+    unsafe fn read_window(src: *const u8) -> Option<Self> {
+        // SAFETY: the caller guarantees 17 readable octets; `[u8; 17]` has alignment 1.
+        v6_from_window(unsafe { &*src.cast::<[u8; 17]>() })
     }
     #[inline(always)]
     fn write_wide(&self, dst: &mut [u8]) {
         let d: &mut [u8; 17] = dst.first_chunk_mut().expect("17 octets of room");
         d[0] = self.prefix_len();
         d[1..].copy_from_slice(&self.addr().octets());
+    }
+    const WIDE: usize = 17;
+    #[inline(always)]
+    unsafe fn write_window(&self, dst: *mut u8) {
+        // SAFETY: the caller guarantees 17 writable octets; both stores are unaligned.
+        unsafe {
+            dst.write(self.prefix_len());
+            dst.add(1).cast::<[u8; 16]>().write_unaligned(self.addr().octets());
+        }
     }
 }
 
@@ -140,6 +204,29 @@ fn mask32(len: u8) -> u32 {
 fn mask128(len: u8) -> u128 {
     MASK128[len as usize]
 }
+
+/// `mask32(len)` in network byte order, as a native-endian word: ANDed with an address
+/// loaded with `from_ne_bytes`, it clears the host bits without a byte swap.
+static MASK32_NE: [u32; 33] = {
+    let mut t = [0u32; 33];
+    let mut i = 1;
+    while i <= 32 {
+        t[i] = (u32::MAX << (32 - i)).to_be();
+        i += 1;
+    }
+    t
+};
+
+/// `mask128(len)` in network byte order, as [`MASK32_NE`].
+static MASK128_NE: [u128; 129] = {
+    let mut t = [0u128; 129];
+    let mut i = 1;
+    while i <= 128 {
+        t[i] = (u128::MAX << (128 - i)).to_be();
+        i += 1;
+    }
+    t
+};
 
 static MASK128: [u128; 129] = {
     let mut t = [0u128; 129];
@@ -232,22 +319,84 @@ pub(crate) fn decode_v4(buf: &[u8], add_path: bool, out: &mut Vec<Nlri<Ipv4Net>>
         return Ok(());
     }
     if add_path {
-        decode_run::<Ipv4Net, true>(buf, out)
+        decode_vec::<Ipv4Net, true>(buf, out)
     } else {
-        decode_run::<Ipv4Net, false>(buf, out)
+        decode_vec::<Ipv4Net, false>(buf, out)
     }
 }
 
 /// Decodes a run of IPv6 prefixes.
 pub(crate) fn decode_v6(buf: &[u8], add_path: bool, out: &mut Vec<Nlri<Ipv6Net>>) -> Result<(), NlriFault> {
     if add_path {
-        decode_run::<Ipv6Net, true>(buf, out)
+        decode_vec::<Ipv6Net, true>(buf, out)
     } else {
-        decode_run::<Ipv6Net, false>(buf, out)
+        decode_vec::<Ipv6Net, false>(buf, out)
     }
 }
 
-/// The decode loop, one copy per family and ADD-PATH setting.
+/// The decode loop into a `Vec`, one copy per family and ADD-PATH setting: the loop of
+/// [`decode_run`] in batches with one bounds and capacity check per batch.
+///
+/// A prefix takes at most a window (path identifier, length octet, full address), so
+/// when `room` octets lie past the start of the first window, the next
+/// `room / window + 1` prefixes each start with a whole window inside `buf`. The vector
+/// is given room for them, and each prefix is one unchecked load of its window, a
+/// length check, a mask and a store into the spare capacity. The last octets (less than
+/// a window) take the careful path, which also reports the faults (RFC 7606 §5.3).
+#[inline(always)]
+fn decode_vec<P: Prefix, const ADD: bool>(buf: &[u8], out: &mut Vec<Nlri<P>>) -> Result<(), NlriFault> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let hdr = if ADD { 5 } else { 1 };
+    let window = hdr + P::MAX_LEN as usize / 8;
+    if out.capacity() == 0 {
+        // Typical full-table prefixes take about a quarter of the window. A fresh vector:
+        // `with_capacity` is a plain allocation, where `reserve` takes the growth path.
+        *out = Vec::with_capacity(buf.len() / (hdr + P::MAX_LEN as usize / 32) + 1);
+    }
+    let mut i = 0usize;
+    while let Some(room) = buf.len().checked_sub(i + window) {
+        let n = room / window + 1;
+        out.reserve(n);
+        let len = out.len();
+        let mut k = 0;
+        let mut fault = false;
+        for slot in &mut out.spare_capacity_mut()[..n] {
+            // SAFETY: prefix `k` of the batch starts at most `k * window` octets past
+            // the batch's first one, and `k < n`, so its window ends within
+            // `room + window` octets of it: inside `buf`.
+            let at = unsafe { buf.as_ptr().add(i) };
+            let path_id = if ADD {
+                // SAFETY: as above, 4 of the window's octets.
+                Some(u32::from_be_bytes(unsafe { at.cast::<[u8; 4]>().read() }))
+            } else {
+                None
+            };
+            // SAFETY: as above, the rest of the window.
+            let Some(prefix) = (unsafe { P::read_window(at.add(hdr - 1)) }) else {
+                fault = true; // Length too large: the careful path reports it.
+                break;
+            };
+            slot.write(Nlri { path_id, prefix });
+            k += 1;
+            // `hdr + len.div_ceil(8)` in one addition and one shift.
+            i += (prefix.len_bits() as usize + 7 + 8 * hdr) >> 3;
+        }
+        // SAFETY: the first `k` spare slots were written above.
+        unsafe { out.set_len(len + k) };
+        if fault {
+            break;
+        }
+    }
+    if i == buf.len() {
+        return Ok(());
+    }
+    decode_tail::<P, ADD>(buf, i, out)
+}
+
+/// The decode loop for a run short enough for the inline vector of an UPDATE field
+/// (longer runs go to [`decode_vec`]), one copy per ADD-PATH setting.
 ///
 /// The fast path runs while a whole window (path identifier, length octet and a full
 /// address) lies inside `buf`: a prefix that starts there cannot overrun the field, so
@@ -360,39 +509,66 @@ pub fn encode_fit<P: Prefix>(v: &[Nlri<P>], add_path: bool, room: usize, out: &m
     }
 }
 
-/// The encode loop: the output is grown once to the worst case (every prefix a full
-/// address) and each prefix is written as a fixed-size window, of which only the
-/// significant octets are kept: the next prefix overwrites the rest.
+/// The encode loop: room for the worst case (every prefix a full address) is reserved
+/// once and each prefix is written into the spare capacity as one fixed-size store of
+/// [`Prefix::WIDE`] octets, of which only the significant ones are kept: the next
+/// prefix overwrites the rest. The length is set once at the end; nothing is
+/// zero-filled.
 #[inline(always)]
 fn encode_run<P: Prefix, const ADD: bool>(v: &[Nlri<P>], room: usize, out: &mut BytesMut) -> (usize, usize) {
     if v.is_empty() {
         return (0, 0);
     }
-    let hdr = if ADD { 5 } else { 1 };
-    let window = hdr + P::MAX_LEN as usize / 8;
     if v.len() <= SHORT_RUN {
         return encode_short::<P, ADD>(v, room, out);
     }
+    if room == usize::MAX {
+        encode_wide::<P, ADD, false>(v, room, out)
+    } else {
+        encode_wide::<P, ADD, true>(v, room, out)
+    }
+}
+
+/// [`encode_run`] for a run longer than [`SHORT_RUN`]; `FIT`: stop at `room` octets.
+#[inline(always)]
+fn encode_wide<P: Prefix, const ADD: bool, const FIT: bool>(
+    v: &[Nlri<P>],
+    room: usize,
+    out: &mut BytesMut,
+) -> (usize, usize) {
+    let hdr = if ADD { 5 } else { 1 };
+    let window = hdr + P::MAX_LEN as usize / 8;
+    // Every prefix is written at an offset `p` where the previous ones ended, so
+    // `p <= (v.len() - 1) * window`; with `FIT`, `p + len <= room` too. The store at `p`
+    // reaches `p + hdr - 1 + WIDE`, which both bounds keep below `max + WIDE`.
+    let max = if FIT { v.len().saturating_mul(window).min(room.saturating_add(window)) } else { v.len() * window };
+    out.reserve(max + P::WIDE);
     let start = out.len();
-    let max = v.len().saturating_mul(window).min(room.saturating_add(window));
-    out.resize(start + max, 0);
-    let dst = &mut out[start..];
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
     let mut p = 0usize;
     let mut count = 0usize;
     for n in v {
-        let len = hdr + (n.prefix.len_bits() as usize).div_ceil(8);
-        if p + len > room {
+        // `hdr + len.div_ceil(8)` in one addition and one shift.
+        let len = (n.prefix.len_bits() as usize + 7 + 8 * hdr) >> 3;
+        if FIT && p + len > room {
             break;
         }
-        let Some(d) = dst.get_mut(p..p + window) else { break };
-        if ADD {
-            d[..4].copy_from_slice(&n.path_id.unwrap_or(0).to_be_bytes());
+        // SAFETY: `dst` points to the spare capacity, of at least `max + WIDE` octets;
+        // by the bounds above every store here stays below `p + hdr - 1 + WIDE`, inside it.
+        unsafe {
+            if ADD {
+                dst.add(p).cast::<[u8; 4]>().write_unaligned(n.path_id.unwrap_or(0).to_be_bytes());
+            }
+            n.prefix.write_window(dst.add(p + hdr - 1));
         }
-        n.prefix.write_wide(&mut d[hdr - 1..]);
         p += len;
         count += 1;
     }
-    out.truncate(start + p);
+    // SAFETY: octets `start..start + p` were all written: each prefix wrote at least its
+    // own `len` octets from where the previous one ended (path identifier, then
+    // `write_window`'s length octet and address; `Prefix` is sealed to the two
+    // implementations above).
+    unsafe { out.set_len(start + p) };
     (count, p)
 }
 
@@ -490,6 +666,191 @@ mod tests {
         check_decode(&[24, 10, 0, 0, 24, 10, 0, 1, 32, 1, 2, 3]);
         check_decode(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 129, 0]);
         check_decode(&[128; 40]);
+    }
+
+    /// Prefix lengths at the octet boundaries and the ends of the address.
+    const V4_LENS: [u8; 8] = [0, 1, 7, 8, 9, 24, 25, 32];
+    const V6_LENS: [u8; 6] = [0, 1, 48, 64, 127, 128];
+
+    /// Pseudo-random octets (xorshift), so that host bits are set.
+    fn noise(seed: &mut u64) -> u8 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        (*seed >> 24) as u8
+    }
+
+    /// The wire form of prefixes of `lens` (with `add`, path identifier `0x0102_0300 + k`
+    /// for the k-th), random octets in the host bits, and the NLRI it must decode to,
+    /// built independently of this module (`make` from the significant octets, then
+    /// `trunc` to clear the host bits).
+    fn wire<P>(lens: &[u8], add: bool, seed: &mut u64, make: impl Fn(&[u8], u8) -> P) -> (Vec<u8>, Vec<Nlri<P>>) {
+        let mut buf = Vec::new();
+        let mut want = Vec::new();
+        for (k, &len) in lens.iter().enumerate() {
+            let path_id = add.then_some(0x0102_0300 + k as u32);
+            if let Some(id) = path_id {
+                buf.extend_from_slice(&id.to_be_bytes());
+            }
+            buf.push(len);
+            let octets: Vec<u8> = (0..(len as usize).div_ceil(8)).map(|_| noise(seed)).collect();
+            buf.extend_from_slice(&octets);
+            want.push(Nlri { path_id, prefix: make(&octets, len) });
+        }
+        (buf, want)
+    }
+
+    fn make_v4(o: &[u8], len: u8) -> Ipv4Net {
+        let mut a = [0u8; 4];
+        a[..o.len()].copy_from_slice(o);
+        Ipv4Net::new(Ipv4Addr::from(a), len).unwrap().trunc()
+    }
+
+    fn make_v6(o: &[u8], len: u8) -> Ipv6Net {
+        let mut a = [0u8; 16];
+        a[..o.len()].copy_from_slice(o);
+        Ipv6Net::new(Ipv6Addr::from(a), len).unwrap().trunc()
+    }
+
+    /// Runs of every edge length: all of one length (1 to 12 of them) and mixed, rotated
+    /// so that each length is the last prefix, at the very end of the buffer.
+    fn runs(lens: &[u8]) -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        for &l in lens {
+            // Fewer under Miri, which runs these ~1000 times slower.
+            for count in (1..=12).filter(|c| !cfg!(miri) || [1, 2, 5, 12].contains(c)) {
+                v.push(vec![l; count]);
+            }
+        }
+        for r in 0..lens.len() {
+            let mut mixed: Vec<u8> = lens.iter().chain(lens).copied().collect();
+            mixed.rotate_left(r + 1);
+            v.push(mixed);
+        }
+        v
+    }
+
+    /// `decode_v4` or `decode_v6`.
+    type DecodeFn<P> = fn(&[u8], bool, &mut Vec<Nlri<P>>) -> Result<(), NlriFault>;
+
+    /// The fast decode path (batches of unchecked windows) against the expected values
+    /// and the careful loop, for every edge length, whole and cut at every octet (the
+    /// buffer is an exact-size allocation, so an over-read is caught under Miri).
+    fn check_fast_decode<P: Prefix + std::fmt::Debug + PartialEq>(
+        lens: &[u8],
+        make: impl Fn(&[u8], u8) -> P + Copy,
+        decode: DecodeFn<P>,
+    ) {
+        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        for run in runs(lens) {
+            for add in [false, true] {
+                let (buf, want) = wire(&run, add, &mut seed, make);
+                let mut got = Vec::new();
+                assert_eq!(decode(&buf.clone().into_boxed_slice(), add, &mut got), Ok(()), "{run:?} add={add}");
+                assert_eq!(got, want, "{run:?} add={add}");
+                // Under Miri only the cuts within two windows of the end.
+                let from = if cfg!(miri) { buf.len().saturating_sub(2 * 21) } else { 0 };
+                for cut in from..buf.len() {
+                    let part = buf[..cut].to_vec().into_boxed_slice();
+                    let mut got = Vec::new();
+                    let r = decode(&part, add, &mut got);
+                    let reference = if add { reference::<P, true>(&part) } else { reference::<P, false>(&part) };
+                    assert_eq!((got, r), reference, "{run:?} add={add} cut at {cut}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_decode_edge_lengths_v4() {
+        check_fast_decode(&V4_LENS, make_v4, decode_v4);
+    }
+
+    #[test]
+    fn fast_decode_edge_lengths_v6() {
+        check_fast_decode(&V6_LENS, make_v6, decode_v6);
+    }
+
+    /// A length over the maximum inside a batch: the prefixes before it are kept, the
+    /// fault is reported at its offset, as by the careful loop.
+    #[test]
+    fn fast_decode_fault_inside_a_batch() {
+        let mut buf: Vec<u8> = [24u8, 10, 0, 0].repeat(20);
+        buf.extend_from_slice(&[33, 1, 2, 3, 4]);
+        buf.extend_from_slice(&[24u8, 10, 0, 0].repeat(20));
+        let mut v = Vec::new();
+        assert_eq!(decode_v4(&buf, false, &mut v), Err(NlriFault { at: 80, reason: "prefix length exceeds 32" }));
+        assert_eq!(v.len(), 20);
+        let mut buf: Vec<u8> = [48u8, 0x20, 1, 0xd, 0xb8, 0, 1].repeat(20);
+        buf.extend_from_slice(&[129; 17]);
+        let mut v = Vec::new();
+        let want = NlriFault { at: 140, reason: "prefix length exceeds the address length" };
+        assert_eq!(decode_v6(&buf, false, &mut v), Err(want));
+        assert_eq!(v.len(), 20);
+        check_decode(&buf);
+    }
+
+    /// The wire form of `v` written independently: path identifier (0 when missing),
+    /// length octet, the significant octets.
+    fn expected_wire<P: Prefix>(v: &[Nlri<P>], add: bool, octets: impl Fn(&P) -> Vec<u8>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for n in v {
+            if add {
+                out.extend_from_slice(&n.path_id.unwrap_or(0).to_be_bytes());
+            }
+            let len = n.prefix.len_bits();
+            out.push(len);
+            out.extend_from_slice(&octets(&n.prefix)[..(len as usize).div_ceil(8)]);
+        }
+        out
+    }
+
+    /// The fast encode path (one store per prefix into the spare capacity) against the
+    /// bytes written independently, for runs long enough to take it, with the output
+    /// starting empty (reserved to the exact worst case, so an overrun is caught under
+    /// Miri) or not, and with `encode_fit` cut at every room.
+    fn check_fast_encode<P: Prefix + std::fmt::Debug + PartialEq>(
+        lens: &[u8],
+        make: impl Fn(&[u8], u8) -> P + Copy,
+        octets: impl Fn(&P) -> Vec<u8> + Copy,
+    ) {
+        let mut seed = 0x2545_f491_4f6c_dd1d;
+        for run in runs(lens).into_iter().filter(|r| r.len() > SHORT_RUN) {
+            for add in [false, true] {
+                let (_, mut v) = wire(&run, add, &mut seed, make);
+                if add {
+                    v[1].path_id = None; // Sent as 0.
+                }
+                let want = expected_wire(&v, add, octets);
+                let mut out = BytesMut::new();
+                encode_all(&v, add, &mut out);
+                assert_eq!(&out[..], &want[..], "{run:?} add={add}");
+                let mut out = BytesMut::from(&b"xyz"[..]);
+                encode_all(&v, add, &mut out);
+                assert_eq!(&out[3..], &want[..], "{run:?} add={add}");
+                let from = if cfg!(miri) { want.len().saturating_sub(2 * 21) } else { 0 };
+                for room in from..=want.len() + 1 {
+                    let fit = v.iter().scan(0, |used, n| {
+                        *used += encoded_len(n, add);
+                        (*used <= room).then_some(*used)
+                    });
+                    let (count, used) = fit.enumerate().last().map_or((0, 0), |(k, u)| (k + 1, u));
+                    let mut out = BytesMut::new();
+                    assert_eq!(encode_fit(&v, add, room, &mut out), (count, used), "{run:?} add={add} room={room}");
+                    assert_eq!(&out[..], &want[..used], "{run:?} add={add} room={room}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_encode_edge_lengths_v4() {
+        check_fast_encode(&V4_LENS, make_v4, |p: &Ipv4Net| p.addr().octets().to_vec());
+    }
+
+    #[test]
+    fn fast_encode_edge_lengths_v6() {
+        check_fast_encode(&V6_LENS, make_v6, |p: &Ipv6Net| p.addr().octets().to_vec());
     }
 
     proptest! {

@@ -112,7 +112,7 @@ impl MpNlri {
                 Ok(MpNlri::Ipv4(v))
             }
             (true, _) => {
-                let mut v = Vec::with_capacity(b.len() / 8 + 1);
+                let mut v = Vec::new();
                 nlri::decode_v6(b, add_path, &mut v).map_err(|f| f.reason)?;
                 Ok(MpNlri::Ipv6(v))
             }
