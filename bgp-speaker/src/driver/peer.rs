@@ -75,8 +75,10 @@ struct Pending {
     buf: BytesMut,
 }
 
-/// Smallest read buffer (a BGP message is at most 4096 bytes without RFC 8654).
-const MIN_READ: usize = 4 << 10;
+/// Smallest read buffer: a session's messages are mostly short (OPEN, KEEPALIVE, a Calico
+/// UPDATE under 100 octets); a longer one (up to 4096 octets, or 65535 with RFC 8654)
+/// grows the buffer, and reads that fill it double the next one (up to [`MAX_READ`]).
+const MIN_READ: usize = 1 << 10;
 /// Largest read buffer.
 const MAX_READ: usize = 64 << 10;
 
