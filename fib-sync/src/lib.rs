@@ -180,6 +180,29 @@ impl FibSync {
         }
     }
 
+    /// Start the sync as a task of the caller's tokio runtime, in the caller's network
+    /// namespace (`config.netns` must be `None`): no thread and no runtime of its own.
+    /// Its netlink requests are answered while they are sent (the kernel applies a route
+    /// in `sendmsg`), so they do not hold up the runtime's other tasks for long; a node
+    /// speaker programming a few thousand routes uses this, a program with a large table
+    /// or without a runtime uses [`FibSync::start`]. [`FibSync::flush_blocking`] must not
+    /// be called from that runtime's thread.
+    pub fn start_local(config: Config) -> Result<(FibSync, FibEvents), FibSyncError> {
+        if let Some(p) = config.netns {
+            return Err(FibSyncError::Netns {
+                path: p,
+                source: std::io::Error::other("start_local runs in the caller's namespace; use FibSync::start"),
+            });
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (etx, erx) = mpsc::unbounded_channel();
+        let mut rec = reconcile::Reconciler::new(Instant::now(), config.stale_grace, config.backoff);
+        rec.set_learn_filter(config.learn.clone());
+        let d = Driver::open(rec, config.batch, config.event_rcvbuf, etx).map_err(FibSyncError::Setup)?;
+        tokio::spawn(d.run(rx));
+        Ok((FibSync { tx, thread: None }, erx))
+    }
+
     fn send(&self, c: Command) {
         // A closed channel means the thread is gone; flush() reports it.
         let _ = self.tx.send(c);

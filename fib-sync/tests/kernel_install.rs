@@ -93,3 +93,40 @@ fn install_replace_delete() {
     // The connected routes the kernel made are still there.
     assert!(ns.all_routes("-4").iter().any(|r| r.starts_with("198.18.0.0/24 dev veth0 proto kernel")));
 }
+
+/// `start_local`: the sync as a task of the caller's runtime, in the caller's namespace
+/// (a thread that entered the test's namespace); it writes and reports like `start`.
+#[test]
+fn start_local_runs_on_the_callers_runtime() {
+    if !common::can_run() {
+        return;
+    }
+    let ns = Netns::new();
+    let path = ns.path();
+    let st = std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(&path).unwrap();
+        // SAFETY: plain setns(2) on this thread with an open namespace file.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let (fib, _ev) = FibSync::start_local(Config::default()).unwrap();
+            fib.set_route(DesiredRoute::new("198.18.70.0/26".parse().unwrap(), RouteKind::Blackhole));
+            fib.set_route(DesiredRoute::new(
+                "198.18.71.0/26".parse().unwrap(),
+                RouteKind::Via(NextHop::via("198.18.0.2".parse().unwrap())),
+            ));
+            fib.flush().await.unwrap()
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(st.installed, 2, "{st:?}");
+    assert_eq!(
+        ns.bird_routes(),
+        vec!["198.18.71.0/26 via 198.18.0.2 dev veth0".to_string(), "blackhole 198.18.70.0/26".to_string()]
+    );
+    // A namespace path is refused: the caller's namespace is the one used.
+    let err = FibSync::start_local(Config { netns: Some(ns.path()), ..Config::default() }).err().unwrap();
+    assert!(matches!(err, fib_sync::FibSyncError::Netns { .. }), "{err}");
+}

@@ -109,7 +109,9 @@ impl NodeSpeaker {
                 stale_grace: Duration::from_secs(u64::from(cfg.mesh.restart_time.max(1))),
                 ..Default::default()
             };
-            let (fib, ev) = FibSync::start(fcfg)?;
+            // On this runtime: no second thread and runtime per node (a 100-node mesh on
+            // two cores runs 100 of them).
+            let (fib, ev) = FibSync::start_local(fcfg)?;
             let st = fib.flush().await?;
             restarting = st.stale > 0;
             for b in &cfg.blocks {

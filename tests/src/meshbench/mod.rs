@@ -376,6 +376,10 @@ pub fn run(opts: &Options) -> io::Result<Vec<(usize, Vec<Row>)>> {
             }
             let mut row = Row::new(imp, version(imp));
             eprintln!("-- {imp} ({})", row.version);
+            // The kernel's work after building (or tearing down) a mesh of namespaces
+            // lands on whichever speaker starts next: start each on an idle machine.
+            let waited = wait_quiet(Duration::from_secs(15))?;
+            eprintln!("   machine idle after {waited:.1} s");
             if let Err(e) = run_one(opts, &mut mesh, &mut row) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     return Err(e);
@@ -402,6 +406,32 @@ pub fn run(opts: &Options) -> io::Result<Vec<(usize, Vec<Row>)>> {
         all.push((n, rows));
     }
     Ok(all)
+}
+
+/// Busy and total jiffies of all CPUs (`/proc/stat`).
+fn cpu_jiffies() -> io::Result<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/stat")?;
+    let line = s.lines().next().ok_or_else(|| io::Error::other("empty /proc/stat"))?;
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let total: u64 = v.iter().sum();
+    // idle + iowait
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Ok((total - idle, total))
+}
+
+/// Waits until the CPUs were at least 90 % idle over a quarter of a second (at most
+/// `max`); returns the seconds waited.
+fn wait_quiet(max: Duration) -> io::Result<f64> {
+    let t = Instant::now();
+    loop {
+        let (b0, t0) = cpu_jiffies()?;
+        sleep_checked(Duration::from_millis(250))?;
+        let (b1, t1) = cpu_jiffies()?;
+        let busy = (b1 - b0) as f64 / (t1 - t0).max(1) as f64;
+        if busy < 0.10 || t.elapsed() >= max {
+            return Ok(t.elapsed().as_secs_f64());
+        }
+    }
 }
 
 fn fmt_mem(m: Option<(f64, u64)>) -> String {
