@@ -123,11 +123,17 @@ impl Message {
     /// message would exceed the context's maximum length.
     pub fn encode(&self, ctx: &EncodeCtx, out: &mut BytesMut) -> std::result::Result<usize, EncodeError> {
         if let Message::Update(u) = self {
-            // Small UPDATEs in one pass over a stack buffer; the rest below.
+            // Small UPDATEs in one pass over a stack buffer; the rest in the general
+            // encoder, kept out of line so the small path does not pay its frame.
             if let Some(n) = crate::update_small::encode(u, ctx, out) {
                 return Ok(n);
             }
         }
+        self.encode_general(ctx, out)
+    }
+
+    #[inline(never)]
+    fn encode_general(&self, ctx: &EncodeCtx, out: &mut BytesMut) -> std::result::Result<usize, EncodeError> {
         let start = out.len();
         let at = start_header(out, self.msg_type());
         let r = match self {
