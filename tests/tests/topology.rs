@@ -55,6 +55,12 @@ fn netns_is_deleted_and_its_processes_killed_on_drop() {
     // A process started outside any guard but inside the namespace.
     let child = ns.command("sleep").arg("300").spawn().expect("sleep");
     let pid = child.id() as i32;
+    // `ip netns exec` joins the namespace after its fork: on a busy machine the child
+    // may still be outside it for a moment.
+    let t = std::time::Instant::now();
+    while ns.pids().expect("pids").is_empty() && t.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(ns.pids().expect("pids"), vec![pid]);
     let proc = Proc::spawn_in(&ns, "sleep", &["300"], &dir.path().join("sleep.log")).expect("proc");
     let ppid = proc.pid();
