@@ -122,6 +122,13 @@ pub enum FibSyncError {
     Closed,
 }
 
+/// The reconciler and its netlink sockets, in the current thread's namespace.
+fn open_driver(config: &Config, events: mpsc::UnboundedSender<FibEvent>) -> std::io::Result<Driver> {
+    let mut rec = reconcile::Reconciler::new(Instant::now(), config.stale_grace, config.backoff);
+    rec.set_learn_filter(config.learn.clone());
+    Driver::open(rec, config.batch, config.event_rcvbuf, events)
+}
+
 /// The receiving end of the sync's reports.
 pub type FibEvents = mpsc::UnboundedReceiver<FibEvent>;
 
@@ -156,9 +163,7 @@ impl FibSync {
                     }
                 };
                 rt.block_on(async move {
-                    let mut rec = reconcile::Reconciler::new(Instant::now(), config.stale_grace, config.backoff);
-                    rec.set_learn_filter(config.learn.clone());
-                    match Driver::open(rec, config.batch, config.event_rcvbuf, etx) {
+                    match open_driver(&config, etx) {
                         Ok(d) => {
                             let _ = ready_tx.send(Ok(()));
                             d.run(rx).await;
@@ -196,9 +201,7 @@ impl FibSync {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (etx, erx) = mpsc::unbounded_channel();
-        let mut rec = reconcile::Reconciler::new(Instant::now(), config.stale_grace, config.backoff);
-        rec.set_learn_filter(config.learn.clone());
-        let d = Driver::open(rec, config.batch, config.event_rcvbuf, etx).map_err(FibSyncError::Setup)?;
+        let d = open_driver(&config, etx).map_err(FibSyncError::Setup)?;
         tokio::spawn(d.run(rx));
         Ok((FibSync { tx, thread: None }, erx))
     }

@@ -25,7 +25,7 @@ struct PeerSlot {
     queued: Arc<AtomicUsize>,
     live: Arc<LiveState>,
     status: PeerStatus,
-    negotiated: Option<std::sync::Arc<Negotiated>>,
+    negotiated: Option<Arc<Negotiated>>,
     restarting: bool,
     removing: bool,
 }
@@ -504,7 +504,7 @@ impl Core {
         self.slots.get(s)?.as_ref()?.rib_id
     }
 
-    fn established(&mut self, s: Slot, n: std::sync::Arc<Negotiated>, local: SocketAddr) {
+    fn established(&mut self, s: Slot, n: Arc<Negotiated>, local: SocketAddr) {
         let Some(p) = self.slots[s].as_mut() else { return };
         let internal = n.peer_asn == p.cfg.session.local_asn;
         let kind = match (internal, p.cfg.rr_client) {
@@ -520,8 +520,8 @@ impl Core {
                 rc.next_hop = p.cfg.next_hop;
                 rc.send_med = p.cfg.send_med;
                 rc.local_as = (p.cfg.session.local_asn != self.cfg.local_as).then_some(p.cfg.session.local_asn);
-                rc.import_policy = p.cfg.import.as_ref().map(|pol| self.rib.add_policy_ref(pol));
-                rc.export_policy = p.cfg.export.as_ref().map(|pol| self.rib.add_policy_ref(pol));
+                rc.import_policy = p.cfg.import.as_deref().map(|pol| self.rib.add_policy_ref(pol));
+                rc.export_policy = p.cfg.export.as_deref().map(|pol| self.rib.add_policy_ref(pol));
                 let id = self.rib.add_peer(rc);
                 p.rib_id = Some(id);
                 self.by_rib.insert(id, s);
