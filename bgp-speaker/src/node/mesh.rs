@@ -59,12 +59,7 @@ impl Wanted {
 /// address is greater, compared as strings (so "198.18.0.9" > "198.18.0.10"); the
 /// greater side dials. This is Calico's rule, which avoids a graceful-restart race.
 pub fn mesh_passive(me: IpAddr, peer: IpAddr) -> bool {
-    passive_toward(&me.to_string(), peer)
-}
-
-/// [`mesh_passive`] with this node's address already written out.
-fn passive_toward(me: &str, peer: IpAddr) -> bool {
-    peer.to_string().as_str() > me
+    peer.to_string() > me.to_string()
 }
 
 fn family_of(a: IpAddr) -> FamilyConfig {
@@ -96,7 +91,7 @@ fn base(cfg: &NodeConfig, addr: IpAddr, asn: u32, restarting: bool, restart_time
 
 /// The mesh neighbour for member `name` at `addr`.
 pub fn mesh_neighbor(cfg: &NodeConfig, name: &str, addr: IpAddr, restarting: bool) -> Option<Wanted> {
-    mesh_neighbor_with(cfg, name, addr, restarting, &std::sync::Arc::new(export_policy(cfg, &[])), None)
+    mesh_neighbor_with(cfg, name, addr, restarting, &std::sync::Arc::new(export_policy(cfg, &[])))
 }
 
 /// [`mesh_neighbor`] with the mesh's export policy built once by the caller.
@@ -106,7 +101,6 @@ fn mesh_neighbor_with(
     addr: IpAddr,
     restarting: bool,
     export: &std::sync::Arc<crate::rib::Policy>,
-    me_str: Option<&(IpAddr, String)>,
 ) -> Option<Wanted> {
     let me = own_addr(cfg, addr)?;
     if me == addr || name == cfg.node.name {
@@ -114,10 +108,7 @@ fn mesh_neighbor_with(
     }
     let m = &cfg.mesh;
     let mut n = base(cfg, addr, cfg.node.asn, restarting, m.restart_time);
-    n.session.passive = match me_str {
-        Some((ip, s)) if *ip == me => passive_toward(s, addr),
-        _ => mesh_passive(me, addr),
-    };
+    n.session.passive = mesh_passive(me, addr);
     if let Some(h) = m.hold_time {
         n.session.hold_time = h;
     }
@@ -176,9 +167,8 @@ pub fn wanted(cfg: &NodeConfig, restarting: bool) -> BTreeMap<IpAddr, Wanted> {
     let mut out = BTreeMap::new();
     if cfg.mesh.enabled && !cfg.is_reflector() {
         let export = std::sync::Arc::new(export_policy(cfg, &[]));
-        let me_v4 = cfg.node_addrs().into_iter().find(IpAddr::is_ipv4).map(|a| (a, a.to_string()));
         for (name, addr) in &cfg.mesh.members {
-            if let Some(w) = mesh_neighbor_with(cfg, name, *addr, restarting, &export, me_v4.as_ref()) {
+            if let Some(w) = mesh_neighbor_with(cfg, name, *addr, restarting, &export) {
                 out.insert(*addr, w);
             }
         }

@@ -258,7 +258,11 @@ impl OutGroups {
         let mut g = self.groups[gid.0 as usize].take().expect("live group");
         if family.is_none() {
             if let Some(c) = g.dump_cache.as_ref().filter(|c| !c.srcs.contains(&peer)) {
-                let out = vec![OutBatch { group: gid, target: Target::Only(peer), bytes: c.bytes.clone() }];
+                // As the encoder's own output: no batch for an empty table.
+                let out = match c.bytes.is_empty() {
+                    true => Vec::new(),
+                    false => vec![OutBatch { group: gid, target: Target::Only(peer), bytes: c.bytes.clone() }],
+                };
                 self.groups[gid.0 as usize] = Some(g);
                 return out;
             }
