@@ -1,17 +1,18 @@
-//! Encoding of a small UPDATE (RFC 4271 §4.3) in one pass over a stack buffer.
+//! Encoding of a small UPDATE (RFC 4271 §4.3) in one pass, straight into the output.
 //!
 //! A Calico UPDATE is 40-100 octets. Appending it piece by piece to a `BytesMut` costs a
-//! capacity check and a length update per piece (a dozen pieces); here every piece is a
-//! fixed-size store into a stack buffer whose marker is preset, the length fields are
-//! filled in at the end, and the message goes to `out` in one copy. Whatever this path
-//! does not handle (a message over [`SMALL`] octets, an Extended Length flag,
-//! MP_REACH_NLRI, AGGREGATOR, AS4 attributes, unknown attributes) makes it give up
-//! before `out` is touched, and the general encoder runs instead. The bytes are the same
-//! either way (a unit test below and the golden tests check it).
+//! capacity check and a length update per piece (a dozen pieces); here room for
+//! [`SMALL`] octets is reserved once, every piece is a fixed-size store into that room
+//! (checked against [`SMALL`] only), the length fields are filled in at the end, and the
+//! message becomes part of `out` by one length update. Whatever this path does not
+//! handle (a message over [`SMALL`] octets, an Extended Length flag, MP_REACH_NLRI,
+//! AGGREGATOR, AS4 attributes, unknown attributes) makes it give up before the length of
+//! `out` changes, and the general encoder runs instead. The bytes are the same either
+//! way (a unit test below and the golden tests check it).
 
 use crate::attr::{flags, type_code, AsPath, AttrValue, Attribute};
 use crate::ctx::EncodeCtx;
-use crate::header::{msg_type, HEADER_LEN};
+use crate::header::{msg_type, HEADER_LEN, MARKER};
 use crate::nlri::{Nlri, Prefix};
 use crate::open::AS_TRANS;
 use crate::types::AfiSafi;
@@ -19,21 +20,35 @@ use crate::update::Update;
 use bytes::BytesMut;
 use ipnet::Ipv4Net;
 
-/// The largest message this path writes: Calico UPDATEs are 40-100 octets, and a
-/// smaller buffer is cheaper to preset.
+/// The largest message this path writes: Calico UPDATEs are 40-100 octets.
 pub(crate) const SMALL: usize = 128;
 
-/// The message being written: a preset marker, then a cursor.
+/// The message being written: the start of [`SMALL`] writable octets, and a cursor.
+///
+/// Every store checks that it ends within the [`SMALL`] octets; octets it writes past
+/// the cursor are either overwritten by the next piece or left out of the message.
 struct Writer {
-    b: [u8; SMALL],
+    p: *mut u8,
     n: usize,
 }
 
 impl Writer {
+    /// Stores `K` octets at `at`; `None` when they would end past [`SMALL`].
+    #[inline(always)]
+    fn set<const K: usize>(&mut self, at: usize, x: [u8; K]) -> Option<()> {
+        if at + K > SMALL {
+            return None;
+        }
+        // SAFETY: `p` is valid for writes of SMALL octets (see `encode`) and
+        // `at + K <= SMALL`; the store is unaligned.
+        unsafe { self.p.add(at).cast::<[u8; K]>().write_unaligned(x) };
+        Some(())
+    }
+
     /// Appends `K` octets; `None` when they do not fit.
     #[inline(always)]
     fn put<const K: usize>(&mut self, x: [u8; K]) -> Option<()> {
-        self.b.get_mut(self.n..self.n + K)?.copy_from_slice(&x);
+        self.set(self.n, x)?;
         self.n += K;
         Some(())
     }
@@ -43,7 +58,7 @@ impl Writer {
     #[inline(always)]
     fn put_u32_attr(&mut self, f: u8, t: u8, x: u32) -> Option<()> {
         let w = (f as u64) | (t as u64) << 8 | 4 << 16 | (x.swap_bytes() as u64) << 24;
-        self.b.get_mut(self.n..self.n + 8)?.copy_from_slice(&w.to_le_bytes());
+        self.set(self.n, w.to_le_bytes())?;
         self.n += 7;
         Some(())
     }
@@ -57,7 +72,12 @@ impl Writer {
                 // As `nlri::encode_one`: a missing path identifier is sent as 0.
                 self.put(p.path_id.unwrap_or(0).to_be_bytes())?;
             }
-            p.prefix.write_wide(self.b.get_mut(self.n..self.n + 5)?);
+            if self.n + <Ipv4Net as Prefix>::WIDE > SMALL {
+                return None;
+            }
+            // SAFETY: `p` is valid for SMALL octets and the window of WIDE octets ends
+            // within them (checked above).
+            unsafe { p.prefix.write_window(self.p.add(self.n)) };
             self.n += 1 + (p.prefix.len_bits() as usize).div_ceil(8);
         }
         Some(())
@@ -104,8 +124,7 @@ impl Writer {
         if len > 255 {
             return None;
         }
-        self.b[at + 2] = len as u8;
-        Some(())
+        self.set(at + 2, [len as u8])
     }
 
     #[inline(always)]
@@ -137,12 +156,16 @@ impl Writer {
 }
 
 /// Appends the whole UPDATE message (header included) to `out` and returns its length,
-/// or returns `None` with `out` untouched when the message is not one this path writes.
+/// or returns `None` with the length and contents of `out` unchanged (its capacity may
+/// have grown) when the message is not one this path writes.
 #[inline(always)]
 pub(crate) fn encode(u: &Update, ctx: &EncodeCtx, out: &mut BytesMut) -> Option<usize> {
     const { assert!(SMALL < 256, "the length fields are written as one octet") };
-    // The marker is all ones (RFC 4271 §4.1): preset with the rest of the buffer.
-    let mut w = Writer { b: [0xff; SMALL], n: HEADER_LEN + 2 };
+    out.reserve(SMALL);
+    let spare = out.spare_capacity_mut();
+    debug_assert!(spare.len() >= SMALL);
+    // `reserve` made room for at least SMALL more octets: the writer's stores go there.
+    let mut w = Writer { p: spare.as_mut_ptr().cast::<u8>(), n: HEADER_LEN + 2 };
     let add = ctx.add_path(AfiSafi::IPV4_UNICAST);
     w.nlri(&u.withdrawn, add)?;
     let wlen = w.n - HEADER_LEN - 2;
@@ -159,21 +182,15 @@ pub(crate) fn encode(u: &Update, ctx: &EncodeCtx, out: &mut BytesMut) -> Option<
     }
     w.nlri(nlri, add)?;
     let n = w.n;
-    w.b[16..HEADER_LEN + 2].copy_from_slice(&[0, n as u8, msg_type::UPDATE, 0, wlen as u8]);
-    w.b[alen_at..alen_at + 2].copy_from_slice(&[0, alen as u8]);
-    // The whole buffer is copied (a fixed-size copy, inlined: no `memcpy` call for a
-    // 40-100 octet message) and only its first `n` octets are kept.
-    out.reserve(SMALL);
-    let spare = out.spare_capacity_mut();
-    debug_assert!(spare.len() >= SMALL && n <= SMALL);
-    // SAFETY: `reserve` made room for at least SMALL more octets, so `spare` holds
-    // SMALL writable octets, and `w.b` is SMALL initialised octets that do not overlap
-    // them; after the copy the first `n <= SMALL` spare octets are initialised, which is
-    // what `set_len` then exposes.
-    unsafe {
-        std::ptr::copy_nonoverlapping(w.b.as_ptr(), spare.as_mut_ptr().cast::<u8>(), SMALL);
-        out.set_len(out.len() + n);
-    }
+    // The marker (RFC 4271 §4.1), the header's length and type, the two length fields:
+    // the octets the pieces above skipped.
+    w.set(0, MARKER)?;
+    w.set(16, [0, n as u8, msg_type::UPDATE, 0, wlen as u8])?;
+    w.set(alen_at, [0, alen as u8])?;
+    // SAFETY: `reserve` made room for SMALL more octets and `n <= SMALL`; octets
+    // `0..n` of that room are initialised: the marker, header and length fields just
+    // written, and in between the pieces, each appended where the previous one ended.
+    unsafe { out.set_len(out.len() + n) };
     Some(n)
 }
 

@@ -50,10 +50,12 @@ pub(crate) fn malformed_action(t: u8, ctx: &DecodeCtx) -> Action {
 /// The fixed part of one RFC 5543 §3 Traffic Engineering descriptor.
 const TE_DESCRIPTOR_MIN: usize = 36;
 
+#[inline(always)]
 fn u32_at(v: &[u8]) -> u32 {
     u32::from_be_bytes([v[0], v[1], v[2], v[3]])
 }
 
+#[inline(always)]
 fn ipv4_at(v: &[u8]) -> Ipv4Addr {
     Ipv4Addr::new(v[0], v[1], v[2], v[3])
 }
@@ -317,47 +319,48 @@ pub(crate) fn decode_common(
     let (base, cap, mut n) = (out.as_mut_ptr(), out.capacity(), out.len());
     let mut seen = 0u64;
     let mut rest = abuf;
+    const MASK: u8 = flags::OPTIONAL | flags::TRANSITIVE | flags::EXTENDED_LENGTH;
+    const W: u8 = flags::TRANSITIVE;
+    const O: u8 = flags::OPTIONAL;
+    const OT: u8 = flags::OPTIONAL | flags::TRANSITIVE;
     let ok = loop {
         let [fl, t, l, ..] = *rest else {
             break rest.is_empty();
         };
-        let Some(v) = rest.get(3..3 + l as usize) else { break false };
-        rest = &rest[3 + l as usize..];
-        // Known types only (all below 64), each once, no Extended Length bit.
-        if t >= 64 || seen & (1 << t) != 0 || fl & flags::EXTENDED_LENGTH != 0 || n == cap {
-            break false;
-        }
-        seen |= 1 << t;
-        let want = match t {
-            ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF => flags::TRANSITIVE,
-            MED => flags::OPTIONAL,
-            COMMUNITIES | LARGE_COMMUNITIES => flags::OPTIONAL | flags::TRANSITIVE,
-            _ => break false,
-        };
-        if fl & (flags::OPTIONAL | flags::TRANSITIVE) != want {
-            break false;
-        }
+        let Some((v, tail)) = rest[3..].split_at_checked(l as usize) else { break false };
+        rest = tail;
+        // One dispatch on the type: the Optional, Transitive and Extended Length bits it
+        // must carry (Extended Length never: those go to the general loop), then its value.
         let len = v.len();
         let value = match t {
-            ORIGIN => match *v {
+            ORIGIN if fl & MASK == W => match *v {
                 [0] => AttrValue::Origin(Origin::Igp),
                 [1] => AttrValue::Origin(Origin::Egp),
                 [2] => AttrValue::Origin(Origin::Incomplete),
                 _ => break false,
             },
-            AS_PATH => match AsPath::decode(v, ctx.four_octet_as) {
+            // An empty AS_PATH (every iBGP route of a Calico mesh) without the call.
+            AS_PATH if fl & MASK == W && len == 0 => AttrValue::AsPath(AsPath::default()),
+            AS_PATH if fl & MASK == W => match AsPath::decode(v, ctx.four_octet_as) {
                 Ok(p) => AttrValue::AsPath(p),
                 Err(_) => break false,
             },
-            NEXT_HOP if len == 4 && next_hop_valid(ipv4_at(v)) => AttrValue::NextHop(ipv4_at(v)),
-            MED if len == 4 => AttrValue::Med(u32_at(v)),
-            LOCAL_PREF if len == 4 && !ctx.external => AttrValue::LocalPref(u32_at(v)),
-            COMMUNITIES if len != 0 && len.is_multiple_of(4) => AttrValue::Communities(communities(v)),
-            LARGE_COMMUNITIES if len != 0 && len.is_multiple_of(12) => {
+            NEXT_HOP if fl & MASK == W && len == 4 && next_hop_valid(ipv4_at(v)) => AttrValue::NextHop(ipv4_at(v)),
+            MED if fl & MASK == O && len == 4 => AttrValue::Med(u32_at(v)),
+            LOCAL_PREF if fl & MASK == W && len == 4 && !ctx.external => AttrValue::LocalPref(u32_at(v)),
+            COMMUNITIES if fl & MASK == OT && len != 0 && len.is_multiple_of(4) => {
+                AttrValue::Communities(communities(v))
+            }
+            LARGE_COMMUNITIES if fl & MASK == OT && len != 0 && len.is_multiple_of(12) => {
                 AttrValue::LargeCommunities(large_communities(v))
             }
             _ => break false,
         };
+        // Each type once (all of them are below 64), and room left in `out`.
+        if seen & (1 << t) != 0 || n == cap {
+            break false;
+        }
+        seen |= 1 << t;
         // Without Extended Length every bit but the four unused ones is kept, as the
         // general loop keeps it.
         // SAFETY: `n < cap`: slot `n` is allocated and past the length.
@@ -414,6 +417,9 @@ mod tests {
         check(&cat(&[&origin, &path, &nh, &lp, &comm, &large]), &ctx, true, true);
         check(&cat(&[&large, &comm, &med, &nh, &path, &origin]), &ctx, true, true);
         check(&[], &ctx, false, true);
+        // An empty AS_PATH (iBGP), on both kinds of session.
+        check(&cat(&[&origin, &[0x40, 2, 0], &nh, &lp]), &ctx, true, true);
+        check(&cat(&[&origin, &[0x40, 2, 0], &nh]), &DecodeCtx { four_octet_as: false, ..ctx.clone() }, true, true);
         // The Partial bit is kept (and the unused low bits dropped), as decode_value does.
         check(&cat(&[&origin, &path, &nh, &[0xe1, 8, 4, 0, 0, 0, 1]]), &ctx, true, true);
         // Left to the general loop: no room for a seventh attribute inline, a missing
@@ -430,6 +436,9 @@ mod tests {
         check(&cat(&[&origin, &path, &nh, &[0xc0, 8, 6, 0, 0, 0, 1, 0, 0]]), &ctx, true, false);
         check(&cat(&[&origin, &path, &nh, &lp]), &DecodeCtx { external: true, ..Default::default() }, true, false);
         check(&cat(&[&origin, &path, &nh, &[0xc0, 99, 1, 0]]), &ctx, true, false);
+        check(&cat(&[&origin, &path, &nh, &[0xc0, 200, 1, 0]]), &ctx, true, false);
+        check(&cat(&[&origin, &[0x50, 2, 0, 0], &nh]), &ctx, true, false);
+        check(&cat(&[&origin, &[0x40, 2, 1, 2], &nh]), &ctx, true, false);
         check(&cat(&[&origin, &path, &nh, &[0x40, 6, 0]]), &ctx, true, false);
         check(&cat(&[&origin, &path, &nh, &[0x40, 5, 4, 0]]), &ctx, true, false);
         check(&cat(&[&origin, &path, &nh, &[0x40]]), &ctx, true, false);
