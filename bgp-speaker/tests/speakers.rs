@@ -329,3 +329,47 @@ async fn peers_with_equal_policies_share_one_update_group() {
     }
     hub.shutdown(None).await.unwrap();
 }
+
+/// Dynamic neighbours coming and going do not grow the RIB's peer table: once the
+/// withdrawals of a departed neighbour have gone out (an observer loses its route), the
+/// next neighbour takes its RIB id, and inherits none of its routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departed_dynamic_neighbours_rib_id_is_reused() {
+    let (rr, port) = listening(64512, "198.18.0.1", "127.0.16.1").await;
+    let mut template = neighbor(64512, rid("198.18.0.1"), "0.0.0.0", 179, 64512, None);
+    template.rr_client = true;
+    rr.set_dynamic(vec![bgp_speaker::driver::DynamicNeighbors {
+        range: "127.0.16.0/24".parse().unwrap(),
+        template,
+        limit: 10,
+    }])
+    .await
+    .unwrap();
+    let client = |id: &'static str, source: &'static str| {
+        active(64512, id, vec![neighbor(64512, rid(id), "127.0.16.1", port, 64512, Some(source))])
+    };
+    let rib_id = async |addr: &str| {
+        let p = rr.peers().await.unwrap();
+        p.iter().find(|s| s.address == ip(addr) && s.state == "Established").and_then(|s| s.rib_id)
+    };
+    let observer = client("198.18.0.9", "127.0.16.9").await;
+    let first = client("198.18.0.2", "127.0.16.2").await;
+    let old = eventually("the first client in the RIB", async || rib_id("127.0.16.2").await).await;
+    let block = pfx("10.244.2.0/26");
+    first.originate(block, local_attrs()).await.unwrap();
+    eventually("the observer learns the block", async || best(&observer, block).await).await;
+
+    first.shutdown(None).await.unwrap();
+    eventually("the observer loses the block", async || best(&observer, block).await.is_none().then_some(())).await;
+    let second = client("198.18.0.3", "127.0.16.3").await;
+    let new = eventually("the second client in the RIB", async || rib_id("127.0.16.3").await).await;
+    assert_eq!(new, old, "the departed neighbour's id is reused");
+    assert!(best(&rr, block).await.is_none(), "nothing of the first client's is left");
+    let other = pfx("10.244.3.0/26");
+    second.originate(other, local_attrs()).await.unwrap();
+    let r = eventually("the observer learns the second block", async || best(&observer, other).await).await;
+    assert_eq!(r.route.attrs.next_hop, Some(NextHop::V4(rid("127.0.16.3"))));
+    for h in [rr, observer, second] {
+        h.shutdown(None).await.unwrap();
+    }
+}

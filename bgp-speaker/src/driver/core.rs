@@ -490,9 +490,9 @@ impl Core {
                 if let Some(p) = self.slots[s].take() {
                     self.by_addr.remove(&p.cfg.address);
                     if let Some(id) = p.rib_id {
-                        self.rib.peer_down(id);
+                        // Its id goes back to the RIB for a later neighbour.
                         self.out.leave(id);
-                        self.rib.clear_peer_policies(id);
+                        self.rib.remove_peer(id);
                         self.by_rib.remove(&id);
                     }
                 }

@@ -112,6 +112,9 @@ pub struct Rib {
     v6: Table<V6Key>,
     core: Core,
     peers: Vec<PeerSlot>,
+    /// Ids of removed peers ([`Rib::remove_peer`]), for [`Rib::add_peer`] to give out
+    /// again.
+    free_peers: Vec<PeerId>,
     policies: Vec<Policy>,
     /// References per policy; 0 marks a free slot (its policy emptied, for reuse).
     policy_refs: Vec<u32>,
@@ -166,6 +169,7 @@ impl Rib {
             v6: Table::default(),
             core: Core { best: cfg.best, ..Default::default() },
             peers: Vec::new(),
+            free_peers: Vec::new(),
             policies: Vec::new(),
             policy_refs: Vec::new(),
             resolver: None,
@@ -192,7 +196,21 @@ impl Rib {
     }
 
     /// Registers a peer (down until [`Rib::peer_up`]).
+    ///
+    /// The id of a peer removed with [`Rib::remove_peer`] is given out again, but only
+    /// while the change queue is empty: once the removed peer's withdrawals have been
+    /// drained (and exported), no pending change and no Adj-RIB-Out entry names it, so
+    /// the new holder of the id inherits nothing from the old one.
     pub fn add_peer(&mut self, config: PeerConfig) -> PeerId {
+        if !self.has_changes() {
+            if let Some(id) = self.free_peers.pop() {
+                let i = id.0 as usize;
+                self.core.ranks[i] = rank_of(&config);
+                self.core.counts[i] = PeerCounts::default();
+                self.peers[i] = PeerSlot { config, up: false };
+                return id;
+            }
+        }
         let id = PeerId(self.peers.len() as u32);
         self.core.ranks.push(rank_of(&config));
         self.core.counts.push(PeerCounts::default());
@@ -200,14 +218,32 @@ impl Rib {
         id
     }
 
+    /// Removes a peer for good (a neighbour deleted from the configuration, a dynamic
+    /// neighbour whose session ended): its paths are removed as by [`Rib::peer_down`],
+    /// its policies released, and its id kept for [`Rib::add_peer`] to reuse, so that
+    /// neighbours coming and going do not grow the peer table. Returns the number of
+    /// paths removed. The id must not be used again by the caller; the local
+    /// pseudo-peer cannot be removed.
+    pub fn remove_peer(&mut self, id: PeerId) -> usize {
+        if id == PeerId::LOCAL || self.free_peers.contains(&id) {
+            debug_assert!(false, "remove_peer({id:?}): the local pseudo-peer or already removed");
+            return 0;
+        }
+        let n = self.peer_down(id);
+        self.clear_peer_policies(id);
+        self.core.counts[id.0 as usize] = PeerCounts::default();
+        self.free_peers.push(id);
+        n
+    }
+
     /// A peer's configuration.
     pub fn peer(&self, id: PeerId) -> &PeerConfig {
         &self.peers[id.0 as usize].config
     }
 
-    /// Number of registered peers, the local pseudo-peer included.
+    /// Number of registered peers, the local pseudo-peer included (removed ones not).
     pub fn peer_count(&self) -> usize {
-        self.peers.len()
+        self.peers.len() - self.free_peers.len()
     }
 
     /// Whether the peer is up.

@@ -222,6 +222,46 @@ fn split_horizon() {
     assert_eq!(sent(&out, &b, x)[0].attribute(tc::AS_PATH), Some(&path(&[LOCAL_AS, 200])));
 }
 
+/// A removed peer's id is reused, but only once its withdrawals have been drained and
+/// exported: the new holder neither inherits its counters nor is taken for the source
+/// of its routes (split horizon).
+#[test]
+fn removed_peer_ids_are_reused_after_the_withdrawals_go_out() {
+    let mut rib = new_rib();
+    let mut out = OutGroups::new();
+    let x = peer(&mut rib, 1, LOCAL_AS, PeerKind::RrClient);
+    let y = peer(&mut rib, 2, LOCAL_AS, PeerKind::RrClient);
+    out.join(&rib, x, member("192.0.2.254"));
+    out.join(&rib, y, member("192.0.2.254"));
+    announce(&mut rib, x, P, attrs(&[]));
+    step(&mut rib, &mut out);
+    assert_eq!(rib.peer_counts(x).best, 1);
+    assert_eq!(rib.peer_count(), 3);
+
+    out.leave(x);
+    assert_eq!(rib.remove_peer(x), 1);
+    assert_eq!(rib.peer_count(), 2);
+    // The withdrawal of P is still queued: a new peer gets a new id.
+    let z = peer(&mut rib, 3, LOCAL_AS, PeerKind::RrClient);
+    assert_ne!(z, x);
+    let b = step(&mut rib, &mut out);
+    assert_eq!(sent(&out, &b, y)[0].withdrawn[..], vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
+    assert_eq!(rib.peer_count(), 3);
+
+    // Nothing queued any more: the next peer takes x's id, with fresh counters.
+    let w = peer(&mut rib, 4, LOCAL_AS, PeerKind::RrClient);
+    assert_eq!(w, x);
+    assert_eq!(rib.peer(w).address, IpAddr::V4(ip("192.0.2.4")));
+    assert_eq!(rib.peer_counts(w), PeerCounts::default());
+    assert_eq!(rib.peer_count(), 4);
+    out.join(&rib, w, member("192.0.2.254"));
+    announce(&mut rib, w, P, attrs(&[]));
+    let b = step(&mut rib, &mut out);
+    assert!(sent(&out, &b, w).is_empty(), "split horizon for the new holder of the id");
+    assert_eq!(sent(&out, &b, y)[0].nlri[..], vec![bgp_proto::Nlri::new(P.parse().unwrap())]);
+    assert_eq!(rib.best(pfx(P)).map(|r| r.peer), Some(w));
+}
+
 // ---- Route reflection (RFC 4456 §8) ----
 
 struct Rr {
