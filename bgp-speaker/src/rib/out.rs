@@ -141,6 +141,20 @@ fn push_nlri(v: &mut NlriLists, prefix: Prefix, path_id: Option<u32>) {
     }
 }
 
+/// The ADD-PATH path identifier we send for `r` (RFC 7911 §3: unique per prefix per
+/// session): the source peer's id in the high 16 bits and the received path id's low 16
+/// bits, stable while the path lives. Two paths of one prefix from the same peer whose
+/// received ids share the low 16 bits (a peer numbering paths past 65535, as FRR's
+/// global allocator does) would get the same id, the second replacing the first at the
+/// receiver: the later one takes the next free id instead.
+fn out_path_id(r: &Route, want: &[OutEntry]) -> u32 {
+    let mut id = (r.peer.0 << 16) | (r.path_id & 0xffff);
+    while want.iter().any(|w| w.path_id == id) {
+        id = id.wrapping_add(1);
+    }
+    id
+}
+
 /// The update groups and their Adj-RIBs-Out.
 #[derive(Debug, Default)]
 pub struct OutGroups {
@@ -373,7 +387,7 @@ impl OutGroups {
                             a.local_pref = Some(0);
                         }
                     }
-                    let path_id = if add { (r.peer.0 << 16) | (r.path_id & 0xffff) } else { 0 };
+                    let path_id = if add { out_path_id(r, &want) } else { 0 };
                     want.push(OutEntry { path_id, attrs: self.store.intern(a), src: r.peer });
                 }
             }

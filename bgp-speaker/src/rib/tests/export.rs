@@ -461,6 +461,43 @@ fn add_path_send_advertises_ecmp_set() {
     assert_eq!(u[0].withdrawn[..], vec![bgp_proto::Nlri::with_path_id(P.parse().unwrap(), a2.0 << 16)]);
 }
 
+/// Two paths of one prefix from one peer whose ids agree in the low 16 bits still go
+/// out under distinct ADD-PATH ids, and the receiver is left with the right set when
+/// one of them goes.
+#[test]
+fn add_path_ids_stay_unique_when_received_ids_share_low_bits() {
+    let mut rib = new_rib();
+    let mut out = OutGroups::new();
+    let src = peer(&mut rib, 1, 100, PeerKind::Ebgp);
+    let dst = peer(&mut rib, 3, LOCAL_AS, PeerKind::Ibgp);
+    let mut m = member("192.0.2.254");
+    m.ctx.add_path.insert(AfiSafi::IPV4_UNICAST);
+    out.join(&rib, dst, m);
+    let nh2 = PathAttrs { next_hop: Some(NextHop::V4(ip("198.51.100.2"))), ..attrs(&[100]) };
+    rib.import(src, attrs(&[100]), [(pfx(P), 1)]);
+    rib.import(src, nh2.clone(), [(pfx(P), 0x1_0001)]);
+    let b = step(&mut rib, &mut out);
+    let mut ctx = DecodeCtx::default();
+    ctx.add_path.insert(AfiSafi::IPV4_UNICAST);
+    let u: Vec<Update> = b.iter().flat_map(|b| decode_all(&b.bytes, &ctx)).collect();
+    let mut got: Vec<(u32, Option<&AttrValue>)> =
+        u.iter().flat_map(|u| u.nlri.iter().map(|n| (n.path_id.unwrap(), u.attribute(tc::NEXT_HOP)))).collect();
+    got.sort_by_key(|g| g.0);
+    let (nh_a, nh_b) = (AttrValue::NextHop(ip("198.51.100.1")), AttrValue::NextHop(ip("198.51.100.2")));
+    let base = src.0 << 16;
+    assert_eq!(got, vec![(base | 1, Some(&nh_a)), (base | 2, Some(&nh_b))]);
+    // The first path goes: the second takes the id it had on its own, replacing the
+    // first at the receiver, and its old id is withdrawn.
+    rib.withdraw(src, pfx(P), 1);
+    let b = step(&mut rib, &mut out);
+    let u: Vec<Update> = b.iter().flat_map(|b| decode_all(&b.bytes, &ctx)).collect();
+    let announced: Vec<(u32, Option<&AttrValue>)> =
+        u.iter().flat_map(|u| u.nlri.iter().map(|n| (n.path_id.unwrap(), u.attribute(tc::NEXT_HOP)))).collect();
+    let withdrawn: Vec<u32> = u.iter().flat_map(|u| u.withdrawn.iter().map(|n| n.path_id.unwrap())).collect();
+    assert_eq!(announced, vec![(base | 1, Some(&nh_b))]);
+    assert_eq!(withdrawn, vec![base | 2]);
+}
+
 #[test]
 fn joining_members_share_the_cached_dump_until_the_table_changes() {
     let mut rib = new_rib();
