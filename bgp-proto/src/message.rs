@@ -121,9 +121,10 @@ impl Message {
 
     /// Appends the whole message to `out`. Fails, leaving `out` as it was, when the
     /// message would exceed the context's maximum length.
+    #[inline]
     pub fn encode(&self, ctx: &EncodeCtx, out: &mut BytesMut) -> std::result::Result<usize, EncodeError> {
         if let Message::Update(u) = self {
-            // Small UPDATEs in one pass over a stack buffer; the rest in the general
+            // Small UPDATEs in one pass, straight into `out`; the rest in the general
             // encoder, kept out of line so the small path does not pay its frame.
             if let Some(n) = crate::update_small::encode(u, ctx, out) {
                 return Ok(n);
