@@ -295,6 +295,73 @@ fn mp_fault(t: u8, f: mp::MpFault) -> AttrFault {
     }
 }
 
+/// Where [`decode_common`] writes: an UPDATE's inline vector, or the `Vec` of an MRT RIB
+/// entry. Its room is what the caller reserved; a field with more attributes goes to the
+/// general loop.
+pub(crate) trait AttrBuf {
+    /// The start of the buffer.
+    fn as_mut_ptr(&mut self) -> *mut Attribute;
+    /// Slots allocated.
+    fn capacity(&self) -> usize;
+    /// Slots in use.
+    fn len(&self) -> usize;
+    /// Sets the number of slots in use.
+    ///
+    /// # Safety
+    /// As `Vec::set_len`: `n <= capacity()`, the first `n` slots initialised.
+    unsafe fn set_len(&mut self, n: usize);
+    /// Drops every attribute.
+    fn clear(&mut self);
+}
+
+impl AttrBuf for crate::update::Attributes {
+    #[inline(always)]
+    fn as_mut_ptr(&mut self) -> *mut Attribute {
+        smallvec::SmallVec::as_mut_ptr(self)
+    }
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        smallvec::SmallVec::capacity(self)
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        smallvec::SmallVec::len(self)
+    }
+    #[inline(always)]
+    unsafe fn set_len(&mut self, n: usize) {
+        // SAFETY: the caller's contract is `SmallVec::set_len`'s.
+        unsafe { smallvec::SmallVec::set_len(self, n) }
+    }
+    #[inline(always)]
+    fn clear(&mut self) {
+        smallvec::SmallVec::clear(self)
+    }
+}
+
+impl AttrBuf for Vec<Attribute> {
+    #[inline(always)]
+    fn as_mut_ptr(&mut self) -> *mut Attribute {
+        Vec::as_mut_ptr(self)
+    }
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        Vec::capacity(self)
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    #[inline(always)]
+    unsafe fn set_len(&mut self, n: usize) {
+        // SAFETY: the caller's contract is `Vec::set_len`'s.
+        unsafe { Vec::set_len(self, n) }
+    }
+    #[inline(always)]
+    fn clear(&mut self) {
+        Vec::clear(self)
+    }
+}
+
 /// The common case of a Path Attributes field: every attribute one of ORIGIN, AS_PATH,
 /// NEXT_HOP, MULTI_EXIT_DISC, LOCAL_PREF (internal peer), COMMUNITIES or
 /// LARGE_COMMUNITY, with its required Optional/Transitive flags, a one-octet length and
@@ -306,12 +373,7 @@ fn mp_fault(t: u8, f: mp::MpFault) -> AttrFault {
 /// Returns `false`, with `out` emptied again, at the first thing it does not take: the
 /// caller then runs the general loop over the whole field.
 #[inline(always)]
-pub(crate) fn decode_common(
-    abuf: &[u8],
-    ctx: &DecodeCtx,
-    announces: bool,
-    out: &mut crate::update::Attributes,
-) -> bool {
+pub(crate) fn decode_common(abuf: &[u8], ctx: &DecodeCtx, announces: bool, out: &mut impl AttrBuf) -> bool {
     use type_code::*;
     // Written in place, the length set once at the end (a panic in between would only
     // leak the values written so far); a field with more attributes than `out` has room

@@ -54,6 +54,11 @@ pub fn decode_attribute_block(
     base: usize,
 ) -> (Vec<Attribute>, Vec<MessageError>) {
     let mut attrs = Vec::with_capacity(8);
+    // The usual attributes, well-formed (most RIB entries): the UPDATE decoder's
+    // short loop, with the same values; anything else in the loop below.
+    if attr::decode_common(block, ctx, false, &mut attrs) {
+        return (attrs, Vec::new());
+    }
     let mut errors = Vec::new();
     let mut i = 0usize;
     while i < block.len() {

@@ -95,6 +95,22 @@ impl<R: Read> MrtReader<R> {
         if self.done {
             return None;
         }
+        // The common case: the whole record is in the read buffer already, and is
+        // decoded where it is. A record that runs past the buffer's end (or an error)
+        // takes the copying path below.
+        if let Ok(avail) = self.inner.fill_buf() {
+            if let Some(hb) = avail.first_chunk::<12>() {
+                let h = header(hb);
+                let end = 12 + h.length as usize;
+                if h.length <= MAX_RECORD_LEN && avail.len() >= end {
+                    let offset = self.offset;
+                    self.offset += end as u64;
+                    let r = finish(&mut self.peers, offset, h, &avail[12..end]);
+                    self.inner.consume(end);
+                    return Some(r);
+                }
+            }
+        }
         let got = match self.fill(12) {
             Ok(g) => g,
             Err(e) => return self.fatal(None, MrtErrorKind::Io { message: e.to_string() }),
@@ -106,14 +122,7 @@ impl<R: Read> MrtReader<R> {
         if got < 12 {
             return self.fatal(None, MrtErrorKind::TruncatedHeader { got });
         }
-        let b = &self.buf;
-        let mut h = MrtHeader {
-            timestamp: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            microseconds: None,
-            mrt_type: u16::from_be_bytes([b[4], b[5]]),
-            subtype: u16::from_be_bytes([b[6], b[7]]),
-            length: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
-        };
+        let h = header(self.buf.first_chunk::<12>()?);
         if h.length > MAX_RECORD_LEN {
             return self.fatal(Some(h), MrtErrorKind::TooLong { length: h.length });
         }
@@ -126,39 +135,60 @@ impl<R: Read> MrtReader<R> {
         }
         let offset = self.offset;
         self.offset += 12 + h.length as u64;
-        let mut body = &self.buf[..];
-        // RFC 6396 §3: the _ET types carry a microsecond timestamp first.
-        if matches!(h.mrt_type, mrt_type::BGP4MP_ET | mrt_type::ISIS_ET | mrt_type::OSPF3_ET) {
-            if body.len() < 4 {
-                let kind = MrtErrorKind::Malformed { at: 0, what: "microsecond timestamp truncated" };
-                return Some(Err(MrtError { offset, header: Some(h), kind }));
-            }
-            h.microseconds = Some(u32::from_be_bytes([body[0], body[1], body[2], body[3]]));
-            body = &body[4..];
-        }
-        let result = decode_record(&h, body);
-        Some(match result {
-            Ok(mut body) => {
-                match &mut body {
-                    MrtBody::PeerIndexTable(t) => self.peers = Some(t.peers.clone()),
-                    MrtBody::Rib(rib) => {
-                        if let Some(p) = &self.peers {
-                            for e in &mut rib.entries {
-                                e.peer = p.get(e.peer_index as usize).copied();
-                            }
+        Some(finish(&mut self.peers, offset, h, &self.buf))
+    }
+}
+
+/// The common header (RFC 6396 §2).
+fn header(b: &[u8; 12]) -> MrtHeader {
+    MrtHeader {
+        timestamp: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        microseconds: None,
+        mrt_type: u16::from_be_bytes([b[4], b[5]]),
+        subtype: u16::from_be_bytes([b[6], b[7]]),
+        length: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+    }
+}
+
+/// Decodes the record at `offset` with header `h` and body `body` (exactly
+/// `h.length` octets), and keeps `peers` up to date: a PEER_INDEX_TABLE replaces them
+/// (a malformed one clears them), a RIB record's entries are resolved against them.
+fn finish(
+    peers: &mut Option<Vec<PeerEntry>>,
+    offset: u64,
+    mut h: MrtHeader,
+    mut body: &[u8],
+) -> Result<MrtRecord, MrtError> {
+    // RFC 6396 §3: the _ET types carry a microsecond timestamp first.
+    if matches!(h.mrt_type, mrt_type::BGP4MP_ET | mrt_type::ISIS_ET | mrt_type::OSPF3_ET) {
+        let Some((us, rest)) = body.split_first_chunk::<4>() else {
+            let kind = MrtErrorKind::Malformed { at: 0, what: "microsecond timestamp truncated" };
+            return Err(MrtError { offset, header: Some(h), kind });
+        };
+        h.microseconds = Some(u32::from_be_bytes(*us));
+        body = rest;
+    }
+    match decode_record(&h, body) {
+        Ok(mut body) => {
+            match &mut body {
+                MrtBody::PeerIndexTable(t) => *peers = Some(t.peers.clone()),
+                MrtBody::Rib(rib) => {
+                    if let Some(p) = peers {
+                        for e in &mut rib.entries {
+                            e.peer = p.get(e.peer_index as usize).copied();
                         }
                     }
-                    _ => {}
                 }
-                Ok(MrtRecord { offset, header: h, body })
+                _ => {}
             }
-            Err(kind) => {
-                if h.mrt_type == mrt_type::TABLE_DUMP_V2 && h.subtype == td2::PEER_INDEX_TABLE {
-                    self.peers = None;
-                }
-                Err(MrtError { offset, header: Some(h), kind })
+            Ok(MrtRecord { offset, header: h, body })
+        }
+        Err(kind) => {
+            if h.mrt_type == mrt_type::TABLE_DUMP_V2 && h.subtype == td2::PEER_INDEX_TABLE {
+                *peers = None;
             }
-        })
+            Err(MrtError { offset, header: Some(h), kind })
+        }
     }
 }
 
