@@ -443,25 +443,38 @@ pub(crate) fn decode_common(abuf: &[u8], ctx: &DecodeCtx, announces: bool, out: 
 mod tests {
     use super::*;
 
-    /// `decode_common` takes `field` (or not, as `takes` says); what it takes is what
-    /// `decode_value` gives for each attribute, and a field it does not take leaves the
-    /// vector empty.
+    /// `decode_common` takes `field` into the inline vector (or not, as `takes` says);
+    /// into a `Vec` with the room an MRT RIB entry reserves (8) whenever the inline
+    /// vector takes it, and also when only the inline room (6) was short. What it takes
+    /// is what `decode_value` gives for each attribute; a field it does not take leaves
+    /// the vector empty.
     fn check(field: &[u8], ctx: &DecodeCtx, announces: bool, takes: bool) {
+        let general = || {
+            let mut rest = field;
+            let mut want = Vec::new();
+            while let [fl, t, l, ..] = *rest {
+                let v = &rest[3..3 + l as usize];
+                want.push(Attribute { flags: fl & 0xf0, value: decode_value(fl, t, v, ctx).unwrap() });
+                rest = &rest[3 + l as usize..];
+            }
+            want
+        };
         let mut out = crate::update::Attributes::new();
         let took = decode_common(field, ctx, announces, &mut out);
         assert_eq!(took, takes, "{field:02x?}");
+        let mut v: Vec<Attribute> = Vec::with_capacity(8);
+        let vec_took = decode_common(field, ctx, announces, &mut v);
+        assert!(vec_took || !took, "{field:02x?}");
+        if vec_took {
+            assert_eq!(v, general());
+        } else {
+            assert!(v.is_empty());
+        }
         if !took {
             assert!(out.is_empty());
             return;
         }
-        let mut rest = field;
-        let mut want = Vec::new();
-        while let [fl, t, l, ..] = *rest {
-            let v = &rest[3..3 + l as usize];
-            want.push(Attribute { flags: fl & 0xf0, value: decode_value(fl, t, v, ctx).unwrap() });
-            rest = &rest[3 + l as usize..];
-        }
-        assert_eq!(out.as_slice(), &want[..]);
+        assert_eq!(out.as_slice(), &general()[..]);
     }
 
     #[test]
@@ -488,6 +501,9 @@ mod tests {
         // mandatory attribute, a duplicate, Extended Length, a bad flag, a bad value,
         // LOCAL_PREF from an external peer, an unknown or other known type, a cut field.
         check(&all, &ctx, true, false);
+        let mut v: Vec<Attribute> = Vec::with_capacity(8);
+        assert!(decode_common(&all, &ctx, true, &mut v), "room for 7 in the Vec");
+        assert_eq!(v.len(), 7);
         check(&cat(&[&origin, &path]), &ctx, true, false);
         check(&cat(&[&origin, &path]), &ctx, false, true);
         check(&cat(&[&origin, &path, &nh, &med, &med]), &ctx, true, false);
