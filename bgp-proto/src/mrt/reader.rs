@@ -122,7 +122,10 @@ impl<R: Read> MrtReader<R> {
         if got < 12 {
             return self.fatal(None, MrtErrorKind::TruncatedHeader { got });
         }
-        let h = header(self.buf.first_chunk::<12>()?);
+        let Some(hb) = self.buf.first_chunk::<12>() else {
+            return self.fatal(None, MrtErrorKind::TruncatedHeader { got });
+        };
+        let h = header(hb);
         if h.length > MAX_RECORD_LEN {
             return self.fatal(Some(h), MrtErrorKind::TooLong { length: h.length });
         }

@@ -231,7 +231,6 @@ impl Rib {
         }
         let n = self.peer_down(id);
         self.clear_peer_policies(id);
-        self.core.counts[id.0 as usize] = PeerCounts::default();
         self.free_peers.push(id);
         n
     }
